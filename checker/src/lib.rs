@@ -1,0 +1,1 @@
+//! Linearizability checker: history format, models, search. (Being built.)

@@ -1,0 +1,2 @@
+//! The `harness` command: Jepsen-style runs against raftkv. (Being built.)
+fn main() {}

@@ -1,0 +1,2 @@
+//! Throughput and latency benchmark for a 3-node raftkv cluster on loopback. (Being built.)
+fn main() {}

@@ -1,0 +1,2 @@
+//! The `raftkv` binary: runs a node, or acts as a client. (Being built.)
+fn main() {}
