@@ -1,0 +1,1 @@
+//! `harness check`: check a recorded or imported history for linearizability. (Being built.)

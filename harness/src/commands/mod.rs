@@ -1,0 +1,3 @@
+//! One module per `harness` subcommand.
+
+pub mod check;

@@ -1,0 +1,11 @@
+//! The harness library: everything the `harness` command runs.
+//!
+//! - [`commands`]: one module per subcommand (`check`, `test`, ...).
+//! - [`proxy`]: the per-link fault-injecting TCP proxy that makes partitions, delay and loss real.
+//! - [`nemesis`]: the one fault vocabulary and its schedule.
+//! - [`cluster`]: starting, killing, pausing and tearing down `raftkv` processes.
+
+pub mod cluster;
+pub mod commands;
+pub mod nemesis;
+pub mod proxy;
