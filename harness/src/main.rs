@@ -1,3 +1,42 @@
 //! The `harness` command: Jepsen-style runs against raftkv, history checking and model checking.
 //! Subcommands live in `harness::commands`; this file only parses arguments and maps results to exit codes.
-fn main() {}
+
+use clap::{Parser, Subcommand};
+use harness::commands::{bench_check, check};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "harness", version, about = "Jepsen-style linearizability testing for raftkv")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a history for linearizability (exit 0 linearizable, 1 not, 2 unknown, 3 bad input).
+    Check(check::CheckArgs),
+    /// Benchmark the checker on porcupine's data set and a large generated history.
+    BenchCheck(bench_check::BenchCheckArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut stdout = std::io::stdout().lock();
+    match cli.command {
+        Command::Check(args) => match check::run(&args, &mut stdout) {
+            Ok(outcome) => ExitCode::from(outcome.exit_code()),
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(check::EXIT_BAD_INPUT)
+            }
+        },
+        Command::BenchCheck(args) => match bench_check::run(&args, &mut stdout) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}

@@ -1,3 +1,4 @@
 //! One module per `harness` subcommand.
 
+pub mod bench_check;
 pub mod check;

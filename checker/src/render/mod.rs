@@ -1,0 +1,1 @@
+//! HTML views of check results (work in progress).

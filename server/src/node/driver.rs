@@ -1,0 +1,371 @@
+//! The task that owns the Raft core, the state machine and the pending requests, and the one place where
+//! a `Ready` batch is handled. The order, for every batch:
+//!
+//! 1. **Persist**: the batch's hard state and entries go to the group committer (no waiting: the leader
+//!    writes its disk while its AppendEntries are on the wire, Raft thesis §10.2.1; proposals that
+//!    arrive meanwhile accumulate and share the next fsync).
+//! 2. **Send** `messages` at once.
+//! 3. **When durable** (in submission order, via the persist waiter task): send `persisted_messages`
+//!    (votes and append acknowledgements, which promise durable state) and call `on_persisted`.
+//! 4. **Apply** `committed_entries` in order to the state machine; answer the writes they complete; call
+//!    `on_applied`.
+//! 5. **Serve reads**: record `read_states`, answer `aborted_reads`, and serve every read whose index is
+//!    now applied.
+//!
+//! Bug switches here: `ack-before-fsync` does step 3 right away (and the WAL skips fsync); `stale-read`
+//! serves reads from local state on any node, without ReadIndex.
+
+use super::handler::Event;
+use super::peers::Peers;
+use super::pending::{PendingReads, PendingWrites};
+use super::service::{NodeStatus, RequestError};
+use super::NodeError;
+use crate::bugs::{Bug, BugSet};
+use crate::kv::{ApplyOutcome, KvStateMachine, LoggedCommand};
+use crate::raft::{Entry, LogIndex, Message, NodeId, ProposeError, RawNode, Ready, Term};
+use crate::storage::{GroupCommitter, Persisted, StorageError, WriteBatch};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Persist batches submitted and not yet durable; `ready()` is not taken beyond this (the core keeps
+/// accumulating proposals meanwhile), which also keeps the group committer's queue from overflowing.
+pub const MAX_INFLIGHT_PERSISTS: usize = 64;
+/// Events handled between two looks at `Ready` (so ticks and persist completions are not starved).
+pub const EVENTS_PER_TURN_MAX: usize = 256;
+/// `Ready` batches handled in one go before going back to events.
+const READY_PER_TURN_MAX: usize = 16;
+
+/// A persist batch on its way to disk, with what must wait for it.
+pub struct PersistJob {
+    done: Option<oneshot::Receiver<Result<Persisted, StorageError>>>,
+    last: Option<(LogIndex, Term)>,
+    messages: Vec<Message>,
+}
+
+/// A persist batch that is durable (or failed).
+pub struct PersistDone {
+    last: Option<(LogIndex, Term)>,
+    messages: Vec<Message>,
+    result: Result<(), StorageError>,
+}
+
+/// Awaits persist jobs in submission order and reports each to the driver, so that `on_persisted` and the
+/// persisted messages never overtake an earlier, slower write.
+pub async fn persist_waiter(mut jobs: mpsc::Receiver<PersistJob>, done: mpsc::Sender<PersistDone>) {
+    while let Some(job) = jobs.recv().await {
+        let result = match job.done {
+            None => Ok(()),
+            Some(receiver) => match receiver.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(err)) => Err(err),
+                Err(_) => Err(StorageError::Stopped),
+            },
+        };
+        let report = PersistDone {
+            last: job.last,
+            messages: job.messages,
+            result,
+        };
+        if done.send(report).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The owner of the core and everything that changes with it.
+pub struct Driver {
+    id: NodeId,
+    raw: RawNode,
+    state: KvStateMachine,
+    writes: PendingWrites,
+    reads: PendingReads,
+    peers: Peers,
+    storage: GroupCommitter,
+    persist_jobs: mpsc::Sender<PersistJob>,
+    persists_inflight: usize,
+    bugs: BugSet,
+}
+
+impl Driver {
+    /// Assembles a driver; `persist_jobs` feeds a [`persist_waiter`].
+    pub fn new(
+        raw: RawNode,
+        peers: Peers,
+        storage: GroupCommitter,
+        persist_jobs: mpsc::Sender<PersistJob>,
+        bugs: BugSet,
+    ) -> Driver {
+        Driver {
+            id: raw.status().id,
+            raw,
+            state: KvStateMachine::new(bugs.has(Bug::NoDedup)),
+            writes: PendingWrites::default(),
+            reads: PendingReads::default(),
+            peers,
+            storage,
+            persist_jobs,
+            persists_inflight: 0,
+            bugs,
+        }
+    }
+
+    /// Runs until `shutdown` fires or storage fails; returns the group committer for a clean close.
+    pub async fn run(
+        mut self,
+        mut events: mpsc::Receiver<Event>,
+        mut persisted: mpsc::Receiver<PersistDone>,
+        tick_interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> (GroupCommitter, Result<(), NodeError>) {
+        let mut ticker = tokio::time::interval(tick_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let result = loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break Ok(()),
+                Some(done) = persisted.recv() => {
+                    if let Err(err) = self.on_persist_done(done) {
+                        break Err(err);
+                    }
+                }
+                _ = ticker.tick() => self.raw.tick(),
+                event = events.recv() => {
+                    let Some(event) = event else { break Ok(()) };
+                    self.handle_event(event);
+                    for _ in 1..EVENTS_PER_TURN_MAX {
+                        match events.try_recv() {
+                            Ok(event) => self.handle_event(event),
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            if let Err(err) = self.drain_ready() {
+                break Err(err);
+            }
+        };
+        (self.storage, result)
+    }
+
+    fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::Messages(messages) => {
+                for message in messages {
+                    if message.to == self.id {
+                        self.raw.step(message);
+                    }
+                }
+            }
+            Event::Read { key, reply } => self.start_read(key, reply),
+            Event::Write {
+                command,
+                proposed,
+                reply,
+            } => {
+                if !self.writes.has_room() {
+                    let _ = reply.send(Err(RequestError::Busy));
+                    return;
+                }
+                let bytes = match command.encode() {
+                    Ok(bytes) => bytes,
+                    Err(err) => {
+                        let _ = reply.send(Err(RequestError::Internal(err.to_string())));
+                        return;
+                    }
+                };
+                match self.raw.propose(bytes) {
+                    Ok((index, term)) => {
+                        proposed.store(true, Ordering::SeqCst);
+                        let LoggedCommand { client_id, seq, .. } = command;
+                        self.writes.insert(index, term, client_id, seq, reply);
+                    }
+                    Err(err) => {
+                        let _ = reply.send(Err(self.refusal(err)));
+                    }
+                }
+            }
+            Event::Status { reply } => {
+                let _ = reply.send(self.status());
+            }
+        }
+    }
+
+    fn start_read(
+        &mut self,
+        key: Vec<u8>,
+        reply: oneshot::Sender<Result<Option<Vec<u8>>, RequestError>>,
+    ) {
+        if self.bugs.has(Bug::StaleRead) {
+            // BUG (opt-in): answer from whatever this node has applied, leader or not.
+            let _ = reply.send(Ok(self.state.get(&key).map(<[u8]>::to_vec)));
+            return;
+        }
+        if !self.reads.has_room() {
+            let _ = reply.send(Err(RequestError::Busy));
+            return;
+        }
+        let request_id = self.reads.start(key, reply);
+        if let Err(err) = self.raw.read_index(request_id) {
+            let error = self.refusal(err);
+            self.reads.refuse(request_id, error);
+        }
+    }
+
+    /// Turns the core's refusal into the client's error, with this node's address for the leader.
+    fn refusal(&self, err: ProposeError) -> RequestError {
+        match err {
+            ProposeError::NotLeader { leader_hint } => RequestError::NotLeader {
+                leader_hint: leader_hint.map(|id| {
+                    let addr = self
+                        .peers
+                        .addr(id)
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    (id, addr)
+                }),
+            },
+            ProposeError::TooManyPending | ProposeError::TransferInProgress => RequestError::Busy,
+        }
+    }
+
+    fn status(&self) -> NodeStatus {
+        let status = self.raw.status();
+        NodeStatus {
+            id: status.id,
+            role: status.role,
+            term: status.term,
+            commit_index: status.commit_index,
+            applied_index: self.state.applied_index(),
+            last_index: status.last_index,
+            leader: status.leader,
+            members: status.cluster.voters.iter().copied().collect(),
+        }
+    }
+
+    fn drain_ready(&mut self) -> Result<(), NodeError> {
+        for _ in 0..READY_PER_TURN_MAX {
+            if self.persists_inflight >= MAX_INFLIGHT_PERSISTS || !self.raw.has_ready() {
+                break;
+            }
+            let ready = self.raw.ready();
+            self.handle_ready(ready)?;
+        }
+        Ok(())
+    }
+
+    /// Handles one `Ready` in the documented order (see the module docs).
+    fn handle_ready(&mut self, ready: Ready) -> Result<(), NodeError> {
+        let Ready {
+            hard_state,
+            entries,
+            snapshot,
+            messages,
+            persisted_messages,
+            committed_entries,
+            read_states,
+            aborted_reads,
+        } = ready;
+        if let Some(snapshot) = snapshot {
+            // Snapshot installation is not wired to storage yet; restore the state machine so that at
+            // least this process's replica is right.
+            tracing::warn!(index = %snapshot.meta.last_included_index, "installing a snapshot in memory only");
+            self.state =
+                KvStateMachine::from_snapshot_bytes(&snapshot.data, self.bugs.has(Bug::NoDedup))
+                    .map_err(|e| NodeError::Snapshot(e.to_string()))?;
+        }
+        // 1. Persist.
+        let last = entries.last().map(|e| (e.index, e.term));
+        let done = if hard_state.is_some() || !entries.is_empty() {
+            Some(self.storage.submit(WriteBatch {
+                hard_state,
+                entries,
+            })?)
+        } else {
+            None
+        };
+        // 2. Send what does not depend on durability.
+        for message in messages {
+            self.peers.send(message);
+        }
+        // 3. What depends on durability, once durable.
+        if self.bugs.has(Bug::AckBeforeFsync) {
+            // BUG (opt-in): promise durability now; the WAL skips fsync too.
+            self.after_persist(last, persisted_messages);
+        } else if done.is_some() || !persisted_messages.is_empty() {
+            let job = PersistJob {
+                done,
+                last,
+                messages: persisted_messages,
+            };
+            self.persist_jobs
+                .try_send(job)
+                .map_err(|_| NodeError::Internal("persist queue full or closed".into()))?;
+            self.persists_inflight += 1;
+        }
+        // 4. Apply.
+        self.apply(&committed_entries);
+        // 5. Reads.
+        for read_state in read_states {
+            self.reads
+                .confirmed(read_state.request_id, read_state.index);
+        }
+        for request_id in aborted_reads {
+            self.reads.refuse(request_id, RequestError::ReadAborted);
+        }
+        let state = &self.state;
+        self.reads.serve(state.applied_index(), |key| {
+            state.get(key).map(<[u8]>::to_vec)
+        });
+        Ok(())
+    }
+
+    fn on_persist_done(&mut self, done: PersistDone) -> Result<(), NodeError> {
+        self.persists_inflight = self.persists_inflight.saturating_sub(1);
+        done.result?;
+        self.after_persist(done.last, done.messages);
+        Ok(())
+    }
+
+    fn after_persist(&mut self, last: Option<(LogIndex, Term)>, messages: Vec<Message>) {
+        for message in messages {
+            self.peers.send(message);
+        }
+        if let Some((index, term)) = last {
+            self.raw.on_persisted(index, term);
+        }
+    }
+
+    fn apply(&mut self, committed_entries: &[Entry]) {
+        let (Some(first), Some(last)) = (committed_entries.first(), committed_entries.last())
+        else {
+            return;
+        };
+        for entry in committed_entries {
+            match self.state.apply(entry) {
+                ApplyOutcome::Applied {
+                    client_id,
+                    seq,
+                    response,
+                }
+                | ApplyOutcome::Duplicate {
+                    client_id,
+                    seq,
+                    response,
+                } => self.writes.complete(client_id, seq, &response),
+                ApplyOutcome::Malformed { reason } => {
+                    tracing::error!(index = %entry.index, %reason, "committed command does not decode; skipped");
+                }
+                ApplyOutcome::Stale { .. } | ApplyOutcome::NotACommand => {}
+            }
+        }
+        self.raw.on_applied(last.index);
+        let first_index = first.index;
+        self.writes.sweep_applied(last.index, |index| {
+            let offset = index.0.checked_sub(first_index.0)?;
+            committed_entries
+                .get(usize::try_from(offset).ok()?)
+                .map(|e| e.term)
+        });
+    }
+}

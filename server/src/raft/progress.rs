@@ -1,0 +1,209 @@
+//! What a leader knows about each follower's log: `match_index`, `next_index`, and the flow-control state
+//! (probe one message at a time after a rejection, or pipeline up to a window of appends after a success).
+//!
+//! Guarantees: `match_index < next_index`; `match_index` never decreases within a term; in probe state at
+//! most one AppendEntries is outstanding; in replicate state at most `max_inflight_appends` non-empty ones.
+
+use crate::raft::types::LogIndex;
+use std::collections::VecDeque;
+
+/// Heartbeat responses in a row, without any new acknowledgement, after which a replicating follower with
+/// a lagging log is probed again (the appends in flight are presumed lost).
+pub const REPLICATE_STALL_HEARTBEATS_MAX: u32 = 3;
+
+/// How the leader sends to one follower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProgressState {
+    /// The follower's log position is unknown: send one append, wait for its answer.
+    Probe,
+    /// The follower's log matches up to `match_index`: stream appends optimistically.
+    Replicate,
+}
+
+/// The leader's view of one member's log.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Progress {
+    /// Highest index known to match the leader's log (Raft's `matchIndex`).
+    pub match_index: LogIndex,
+    /// Next index to send (Raft's `nextIndex`).
+    pub next_index: LogIndex,
+    /// Flow-control state.
+    pub state: ProgressState,
+    /// Probe state: an append is outstanding, wait for its answer or a heartbeat answer.
+    pub probe_sent: bool,
+    /// Replicate state: last index of every non-empty append in flight, oldest first.
+    pub inflight: VecDeque<LogIndex>,
+    /// Heard from the member since the last check-quorum round.
+    pub recent_active: bool,
+    /// Heartbeat answers in a row without progress while the member lags (see
+    /// [`REPLICATE_STALL_HEARTBEATS_MAX`]).
+    pub stalled_heartbeats: u32,
+}
+
+impl Progress {
+    /// A fresh progress for a new leader whose log ends at `last_index`.
+    pub fn new(last_index: LogIndex) -> Progress {
+        Progress {
+            match_index: LogIndex(0),
+            next_index: last_index.next(),
+            state: ProgressState::Probe,
+            probe_sent: false,
+            inflight: VecDeque::new(),
+            recent_active: false,
+            stalled_heartbeats: 0,
+        }
+    }
+
+    /// Whether no append may be sent now.
+    pub fn is_paused(&self, max_inflight_appends: usize) -> bool {
+        match self.state {
+            ProgressState::Probe => self.probe_sent,
+            ProgressState::Replicate => self.inflight.len() >= max_inflight_appends,
+        }
+    }
+
+    /// Records that an append covering entries up to `last_index` (none when `last_index` is None) was sent.
+    pub fn sent_append(&mut self, last_index: Option<LogIndex>) {
+        match self.state {
+            ProgressState::Probe => self.probe_sent = true,
+            ProgressState::Replicate => {
+                if let Some(last) = last_index {
+                    self.next_index = last.next();
+                    self.inflight.push_back(last);
+                }
+            }
+        }
+    }
+
+    /// A successful append answer: the member matches up to `match_index`. Returns whether that is news.
+    pub fn on_append_success(&mut self, match_index: LogIndex) -> bool {
+        let advanced = match_index > self.match_index;
+        if advanced {
+            self.match_index = match_index;
+            self.stalled_heartbeats = 0;
+        }
+        if self.next_index <= self.match_index {
+            self.next_index = self.match_index.next();
+        }
+        while self.inflight.front().is_some_and(|last| *last <= self.match_index) {
+            self.inflight.pop_front();
+        }
+        if self.state == ProgressState::Probe && (advanced || self.probe_sent) {
+            self.become_replicate();
+        }
+        advanced
+    }
+
+    /// A rejected append that had `rejected_prev_index` as its previous index; `hint_next_index` is where the
+    /// conflict hint says to resume. Returns false for a stale rejection that changes nothing.
+    pub fn on_append_rejected(
+        &mut self,
+        rejected_prev_index: LogIndex,
+        hint_next_index: LogIndex,
+    ) -> bool {
+        match self.state {
+            ProgressState::Replicate if rejected_prev_index <= self.match_index => return false,
+            ProgressState::Probe if rejected_prev_index.next() != self.next_index => return false,
+            _ => {}
+        }
+        // Never below what is known to match; never at or above the rejected index, so that every
+        // rejection moves the probe strictly backwards.
+        let next = hint_next_index.min(rejected_prev_index).max(self.match_index.next());
+        self.become_probe(next);
+        true
+    }
+
+    /// A heartbeat answer: unpause a probe, and notice a pipeline whose appends got lost. Returns whether
+    /// the member lags behind `last_index` and should be sent entries.
+    pub fn on_heartbeat_response(&mut self, last_index: LogIndex) -> bool {
+        self.probe_sent = false;
+        let lagging = self.match_index < last_index;
+        if self.state == ProgressState::Replicate && lagging {
+            self.stalled_heartbeats += 1;
+            if self.stalled_heartbeats >= REPLICATE_STALL_HEARTBEATS_MAX {
+                let next = self.match_index.next();
+                self.become_probe(next);
+            }
+        }
+        lagging
+    }
+
+    fn become_probe(&mut self, next_index: LogIndex) {
+        self.state = ProgressState::Probe;
+        self.next_index = next_index;
+        self.probe_sent = false;
+        self.inflight.clear();
+        self.stalled_heartbeats = 0;
+    }
+
+    fn become_replicate(&mut self) {
+        self.state = ProgressState::Replicate;
+        self.next_index = self.match_index.next();
+        self.probe_sent = false;
+        self.inflight.clear();
+        self.stalled_heartbeats = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_then_replicate_with_a_bounded_window() {
+        let mut pr = Progress::new(LogIndex(10));
+        assert_eq!(pr.next_index, LogIndex(11));
+        assert!(!pr.is_paused(2));
+        pr.sent_append(Some(LogIndex(11)));
+        assert!(pr.is_paused(2), "one probe at a time");
+        assert!(pr.on_append_success(LogIndex(11)));
+        assert_eq!(pr.state, ProgressState::Replicate);
+        assert_eq!(pr.next_index, LogIndex(12));
+        pr.sent_append(Some(LogIndex(13)));
+        pr.sent_append(Some(LogIndex(15)));
+        assert!(pr.is_paused(2), "window of 2 is full");
+        assert_eq!(pr.next_index, LogIndex(16));
+        assert!(pr.on_append_success(LogIndex(13)));
+        assert!(!pr.is_paused(2));
+        assert_eq!(pr.inflight.len(), 1);
+        // A duplicate old answer is not news and keeps next_index.
+        assert!(!pr.on_append_success(LogIndex(12)));
+        assert_eq!(pr.next_index, LogIndex(16));
+    }
+
+    #[test]
+    fn rejections_move_strictly_back_and_stale_ones_are_ignored() {
+        let mut pr = Progress::new(LogIndex(10));
+        pr.sent_append(None);
+        // Probe at prev 10 rejected, hint says the follower ends at 4.
+        assert!(pr.on_append_rejected(LogIndex(10), LogIndex(5)));
+        assert_eq!(pr.next_index, LogIndex(5));
+        assert!(!pr.probe_sent);
+        // A duplicate of the same rejection is stale now.
+        assert!(!pr.on_append_rejected(LogIndex(10), LogIndex(5)));
+        // A useless hint still moves back by at least one.
+        assert!(pr.on_append_rejected(LogIndex(4), LogIndex(9)));
+        assert_eq!(pr.next_index, LogIndex(4));
+        // In replicate, rejections at or below the match are stale.
+        assert!(pr.on_append_success(LogIndex(3)));
+        assert!(!pr.on_append_rejected(LogIndex(3), LogIndex(1)));
+        assert_eq!(pr.state, ProgressState::Replicate);
+        assert!(pr.on_append_rejected(LogIndex(6), LogIndex(1)));
+        assert_eq!(pr.next_index, LogIndex(4), "never below match + 1");
+    }
+
+    #[test]
+    fn stalled_pipeline_falls_back_to_probe() {
+        let mut pr = Progress::new(LogIndex(0));
+        pr.sent_append(Some(LogIndex(1)));
+        pr.on_append_success(LogIndex(1));
+        pr.sent_append(Some(LogIndex(3)));
+        for _ in 0..REPLICATE_STALL_HEARTBEATS_MAX - 1 {
+            assert!(pr.on_heartbeat_response(LogIndex(3)));
+            assert_eq!(pr.state, ProgressState::Replicate);
+        }
+        assert!(pr.on_heartbeat_response(LogIndex(3)));
+        assert_eq!(pr.state, ProgressState::Probe);
+        assert_eq!(pr.next_index, LogIndex(2));
+    }
+}

@@ -1,0 +1,423 @@
+//! `RawNode`: one Raft server as a deterministic state machine. Ticks, peer messages, proposals and read
+//! requests go in; [`Ready`] batches come out. The protocol logic lives in sibling files (`election.rs`,
+//! `replication.rs`, `read_index.rs`, `step.rs`); this file holds the state, the public entry points and the
+//! role transitions.
+//!
+//! Guarantees (with no bug switch on): every message that depends on new durable state (votes, append and
+//! heartbeat answers) is in `Ready::persisted_messages`; committed entries are handed out in order, once, and
+//! never beyond what is locally durable; a leader counts its own log toward commit only once durable.
+
+use crate::raft::config::{Config, CoreError};
+use crate::raft::log::RaftLog;
+use crate::raft::progress::Progress;
+use crate::raft::quorum;
+use crate::raft::read_index::ReadIndexQueue;
+use crate::raft::rng::SplitMix64;
+use crate::raft::types::{
+    ClusterConfig, Entry, EntryPayload, HardState, InitialState, LogIndex, Message, MessageBody,
+    NodeId, ReadState, Role, Snapshot, Term,
+};
+use std::collections::BTreeMap;
+
+/// At most this many committed entries per `Ready` (the rest come in the next one).
+pub const COMMITTED_ENTRIES_PER_READY_MAX: usize = 4096;
+
+/// Why a proposal or read was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProposeError {
+    /// Only the leader accepts proposals and reads; `leader_hint` is the leader this node knows of.
+    #[error("not the leader (leader hint: {leader_hint:?})")]
+    NotLeader {
+        /// The current leader, if known.
+        leader_hint: Option<NodeId>,
+    },
+    /// Too many proposals (or reads) already wait for commit.
+    #[error("too many pending proposals")]
+    TooManyPending,
+    /// The leader is handing leadership over and accepts no new proposals.
+    #[error("leadership transfer in progress")]
+    TransferInProgress,
+}
+
+/// A snapshot of a node's state for status pages, tests and the harness.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Status {
+    /// This node.
+    pub id: NodeId,
+    /// Its role.
+    pub role: Role,
+    /// Its current term.
+    pub term: Term,
+    /// The leader it knows of in `term`.
+    pub leader: Option<NodeId>,
+    /// Highest index known committed.
+    pub commit_index: LogIndex,
+    /// Highest index the shell reported applied.
+    pub applied_index: LogIndex,
+    /// Index of the last log entry.
+    pub last_index: LogIndex,
+    /// Highest index known durable locally.
+    pub persisted_index: LogIndex,
+    /// The membership in effect.
+    pub cluster: ClusterConfig,
+}
+
+/// Everything the shell must do after some input, in this order: persist `hard_state` and `entries`; send
+/// `messages` (may overlap with persisting); once durable send `persisted_messages` and call
+/// `on_persisted`; apply `committed_entries`, then call `on_applied`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Ready {
+    /// Persist if Some (changed since the last `Ready`).
+    pub hard_state: Option<HardState>,
+    /// Append; if `entries[0].index` is at or below the stored last index, truncate the stored log from
+    /// there first.
+    pub entries: Vec<Entry>,
+    /// A snapshot to install (not produced yet; reserved for snapshot support).
+    pub snapshot: Option<Snapshot>,
+    /// May be sent at once: the leader's appends and heartbeats (Raft thesis §10.2.1), pre-votes.
+    pub messages: Vec<Message>,
+    /// Send only after `hard_state` and `entries` of this `Ready` are durable (votes, append answers...).
+    pub persisted_messages: Vec<Message>,
+    /// Apply in order.
+    pub committed_entries: Vec<Entry>,
+    /// ReadIndex reads that are safe to serve once `applied_index >= index`.
+    pub read_states: Vec<ReadState>,
+    /// Read ids that will never complete (leadership lost): answer NotLeader.
+    pub aborted_reads: Vec<u64>,
+}
+
+/// One Raft server (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RawNode {
+    pub(super) config: Config,
+    /// Term, vote and commit index as they should be persisted.
+    pub(super) hard_state: HardState,
+    /// The hard state handed out in the last `Ready`.
+    pub(super) handed_out_hard_state: HardState,
+    pub(super) log: RaftLog,
+    pub(super) role: Role,
+    pub(super) leader: Option<NodeId>,
+    /// The membership in effect (newest config entry, else snapshot, else bootstrap).
+    pub(super) cluster: ClusterConfig,
+    /// The membership to fall back to when the log holds no config entry.
+    pub(super) fallback_cluster: ClusterConfig,
+    pub(super) election_elapsed_ticks: u64,
+    pub(super) heartbeat_elapsed_ticks: u64,
+    pub(super) randomized_election_timeout_ticks: u64,
+    /// Answers in the current (pre-)election.
+    pub(super) votes: BTreeMap<NodeId, bool>,
+    /// Leader only: the progress of every other member. The leader's own match is its durable index.
+    pub(super) progress: BTreeMap<NodeId, Progress>,
+    /// Follower only: highest index known to match the current leader's log in this term.
+    pub(super) leader_match_index: LogIndex,
+    /// Committed entries up to here were handed out to be applied.
+    pub(super) applying_index: LogIndex,
+    /// The shell applied entries up to here.
+    pub(super) applied_index: LogIndex,
+    pub(super) reads: ReadIndexQueue,
+    /// Leader only: the member leadership is being handed to.
+    pub(super) transfer_target: Option<NodeId>,
+    pub(super) messages: Vec<Message>,
+    pub(super) persisted_messages: Vec<Message>,
+    pub(super) read_states: Vec<ReadState>,
+    pub(super) aborted_reads: Vec<u64>,
+    pub(super) rng: SplitMix64,
+}
+
+impl RawNode {
+    /// A node recovered from `initial`, using `seed` for its election timeouts. Starts as a follower.
+    pub fn new(config: Config, initial: InitialState, seed: u64) -> Result<RawNode, CoreError> {
+        config.validate()?;
+        let log = RaftLog::new(initial.snapshot_meta.as_ref(), initial.entries)?;
+        let mut hard_state = initial.hard_state;
+        if hard_state.term < log.last_term() {
+            return Err(CoreError::InconsistentState(format!(
+                "hard state term {} is below the last log term {}",
+                hard_state.term,
+                log.last_term()
+            )));
+        }
+        // The commit index is persisted lazily and is only a hint: clamp it into the recovered log.
+        let snapshot_index = log.snapshot_index();
+        hard_state.commit_index = hard_state
+            .commit_index
+            .min(log.last_index())
+            .max(snapshot_index);
+        let fallback_cluster = initial
+            .snapshot_meta
+            .map(|meta| meta.config)
+            .unwrap_or(initial.bootstrap_config);
+        let mut node = RawNode {
+            config,
+            handed_out_hard_state: hard_state.clone(),
+            hard_state,
+            log,
+            role: Role::Follower,
+            leader: None,
+            cluster: fallback_cluster.clone(),
+            fallback_cluster,
+            election_elapsed_ticks: 0,
+            heartbeat_elapsed_ticks: 0,
+            randomized_election_timeout_ticks: 0,
+            votes: BTreeMap::new(),
+            progress: BTreeMap::new(),
+            leader_match_index: LogIndex(0),
+            applying_index: snapshot_index,
+            applied_index: snapshot_index,
+            reads: ReadIndexQueue::default(),
+            transfer_target: None,
+            messages: Vec::new(),
+            persisted_messages: Vec::new(),
+            read_states: Vec::new(),
+            aborted_reads: Vec::new(),
+            rng: SplitMix64::new(seed),
+        };
+        node.refresh_cluster();
+        node.role = node.follower_role();
+        node.reset_election_timer();
+        Ok(node)
+    }
+
+    /// Advances logical time by one tick: followers and candidates count toward an election timeout,
+    /// leaders toward a heartbeat and a check-quorum round.
+    pub fn tick(&mut self) {
+        self.election_elapsed_ticks += 1;
+        if self.role == Role::Leader {
+            self.heartbeat_elapsed_ticks += 1;
+            if self.election_elapsed_ticks >= self.config.election_timeout_ticks_min {
+                self.fire_election_timeout();
+            }
+            if self.role == Role::Leader
+                && self.heartbeat_elapsed_ticks >= self.config.heartbeat_interval_ticks
+            {
+                self.fire_heartbeat_timeout();
+            }
+        } else if self.election_elapsed_ticks >= self.randomized_election_timeout_ticks {
+            self.fire_election_timeout();
+        }
+    }
+
+    /// Appends `data` as a command if this node leads. Returns where it will sit if it commits.
+    pub fn propose(&mut self, data: Vec<u8>) -> Result<(LogIndex, Term), ProposeError> {
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader {
+                leader_hint: self.leader,
+            });
+        }
+        if self.transfer_target.is_some() {
+            return Err(ProposeError::TransferInProgress);
+        }
+        let uncommitted = self.log.last_index().0 - self.hard_state.commit_index.0;
+        if uncommitted >= self.config.max_pending_proposals as u64 {
+            return Err(ProposeError::TooManyPending);
+        }
+        let index = self.append_own(EntryPayload::Command(data));
+        Ok((index, self.hard_state.term))
+    }
+
+    /// Whether `ready()` would return anything.
+    pub fn has_ready(&self) -> bool {
+        self.hard_state != self.handed_out_hard_state
+            || self.log.has_unhanded()
+            || !self.messages.is_empty()
+            || !self.persisted_messages.is_empty()
+            || !self.read_states.is_empty()
+            || !self.aborted_reads.is_empty()
+            || self.applicable_index() > self.applying_index
+    }
+
+    /// Takes everything pending (see [`Ready`] for what the shell must do with it).
+    pub fn ready(&mut self) -> Ready {
+        let hard_state = (self.hard_state != self.handed_out_hard_state).then(|| {
+            self.handed_out_hard_state = self.hard_state.clone();
+            self.hard_state.clone()
+        });
+        let committed_entries = self
+            .log
+            .entries_between(self.applying_index.next(), self.applicable_index())
+            .iter()
+            .take(COMMITTED_ENTRIES_PER_READY_MAX)
+            .cloned()
+            .collect::<Vec<_>>();
+        if let Some(last) = committed_entries.last() {
+            self.applying_index = last.index;
+        }
+        self.reads.close_open_round();
+        Ready {
+            hard_state,
+            entries: self.log.take_unhanded(),
+            snapshot: None,
+            messages: std::mem::take(&mut self.messages),
+            persisted_messages: std::mem::take(&mut self.persisted_messages),
+            committed_entries,
+            read_states: std::mem::take(&mut self.read_states),
+            aborted_reads: std::mem::take(&mut self.aborted_reads),
+        }
+    }
+
+    /// The shell made entries up to `index` (whose term is `term`) and the last handed-out hard state
+    /// durable. A leader counts its own log toward commit from here on.
+    pub fn on_persisted(&mut self, index: LogIndex, term: Term) {
+        if self.log.persisted_to(index, term) && self.role == Role::Leader {
+            self.maybe_commit();
+        }
+    }
+
+    /// The shell applied committed entries up to `index`.
+    pub fn on_applied(&mut self, index: LogIndex) {
+        self.applied_index = self.applied_index.max(index.min(self.applying_index));
+    }
+
+    /// The node's state at a glance.
+    pub fn status(&self) -> Status {
+        Status {
+            id: self.config.id,
+            role: self.role,
+            term: self.hard_state.term,
+            leader: self.leader,
+            commit_index: self.hard_state.commit_index,
+            applied_index: self.applied_index,
+            last_index: self.log.last_index(),
+            persisted_index: self.log.persisted_index(),
+            cluster: self.cluster.clone(),
+        }
+    }
+
+    /// The current term, vote and commit index.
+    pub fn hard_state(&self) -> &HardState {
+        &self.hard_state
+    }
+
+    /// The in-memory log after the snapshot point.
+    pub fn log_entries(&self) -> &[Entry] {
+        self.log.entries()
+    }
+
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The highest index that may be handed out for applying: committed and locally durable.
+    fn applicable_index(&self) -> LogIndex {
+        self.hard_state.commit_index.min(self.log.persisted_index())
+    }
+
+    /// Leader: appends an entry of the current term and starts replicating it. Returns its index.
+    pub(super) fn append_own(&mut self, payload: EntryPayload) -> LogIndex {
+        let index = self.log.last_index().next();
+        let is_config = matches!(payload, EntryPayload::Config(_));
+        self.log.append(Entry {
+            term: self.hard_state.term,
+            index,
+            payload,
+        });
+        if is_config {
+            self.refresh_cluster();
+        }
+        self.bcast_append(false);
+        index
+    }
+
+    /// Recomputes the membership from the log (after appends or truncations that touch config entries).
+    pub(super) fn refresh_cluster(&mut self) {
+        self.cluster = newest_config(&self.log).unwrap_or_else(|| self.fallback_cluster.clone());
+    }
+
+    /// Whether this node may campaign (it is a voter).
+    pub(super) fn is_promotable(&self) -> bool {
+        self.cluster.voters.contains(&self.config.id)
+            || self.cluster.voters_outgoing.contains(&self.config.id)
+    }
+
+    /// Follower, or Learner for a non-voting member.
+    pub(super) fn follower_role(&self) -> Role {
+        if !self.is_promotable() && self.cluster.learners.contains(&self.config.id) {
+            Role::Learner
+        } else {
+            Role::Follower
+        }
+    }
+
+    /// Every other member (voters, outgoing voters, learners), sorted.
+    pub(super) fn peers(&self) -> Vec<NodeId> {
+        let mut members = quorum::all_voters(&self.cluster);
+        members.extend(self.cluster.learners.iter().copied());
+        members.remove(&self.config.id);
+        members.into_iter().collect()
+    }
+
+    /// Restarts the election timer with a fresh random timeout in `[min, max)`.
+    pub(super) fn reset_election_timer(&mut self) {
+        self.election_elapsed_ticks = 0;
+        self.randomized_election_timeout_ticks = self.rng.gen_range(
+            self.config.election_timeout_ticks_min,
+            self.config.election_timeout_ticks_max,
+        );
+    }
+
+    /// Whether a live leader was heard from within the minimum election timeout (and check-quorum makes
+    /// that meaningful): then vote requests are ignored so that a disruptive node cannot depose it.
+    pub(super) fn in_lease(&self) -> bool {
+        self.config.check_quorum
+            && self.leader.is_some()
+            && self.election_elapsed_ticks < self.config.election_timeout_ticks_min
+    }
+
+    /// Becomes a follower in `term` (moving to a newer term clears the vote) that knows `leader`.
+    pub(super) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
+        assert!(term >= self.hard_state.term, "terms never go back");
+        if term > self.hard_state.term {
+            self.hard_state.term = term;
+            self.hard_state.voted_for = None;
+            self.leader_match_index = LogIndex(0);
+        }
+        if self.role == Role::Leader {
+            self.leave_leadership();
+        }
+        if self.leader != leader {
+            self.leader_match_index = LogIndex(0);
+        }
+        self.role = self.follower_role();
+        self.leader = leader;
+        self.votes.clear();
+        self.reset_election_timer();
+    }
+
+    /// Drops leader-only state; pending reads can no longer be confirmed.
+    fn leave_leadership(&mut self) {
+        self.progress.clear();
+        self.transfer_target = None;
+        let aborted = self.reads.take_all();
+        self.aborted_reads.extend(aborted);
+    }
+
+    /// Queues a message in the current term. `after_persist` puts it in `persisted_messages`.
+    pub(super) fn send(&mut self, to: NodeId, body: MessageBody, after_persist: bool) {
+        let term = self.hard_state.term;
+        self.send_in_term(to, term, body, after_persist);
+    }
+
+    /// Queues a message carrying `term` (pre-votes carry the term they would campaign in).
+    pub(super) fn send_in_term(&mut self, to: NodeId, term: Term, body: MessageBody, after_persist: bool) {
+        let message = Message {
+            from: self.config.id,
+            to,
+            term,
+            body,
+        };
+        if after_persist {
+            self.persisted_messages.push(message);
+        } else {
+            self.messages.push(message);
+        }
+    }
+}
+
+/// The newest membership recorded in the log, if any.
+fn newest_config(log: &RaftLog) -> Option<ClusterConfig> {
+    log.entries().iter().rev().find_map(|entry| match &entry.payload {
+        EntryPayload::Config(config) => Some(config.clone()),
+        _ => None,
+    })
+}

@@ -1,0 +1,143 @@
+//! ReadIndex (Raft thesis §6.4): linearizable reads without writing to the log. The leader records its
+//! commit index, confirms it still leads with one heartbeat round acknowledged by a majority, and then
+//! hands out a `ReadState` that the shell serves once it has applied up to that index.
+//!
+//! Guarantees: a read index is only recorded once the leader has committed an entry of its own term (so
+//! it covers every write acknowledged before the read); a `ReadState` is emitted only after a majority
+//! acknowledged a heartbeat sent after the read arrived; reads of a deposed leader go to `aborted_reads`.
+
+use crate::raft::quorum;
+use crate::raft::raw_node::{ProposeError, RawNode};
+use crate::raft::types::{LogIndex, NodeId, ReadState, Role};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One heartbeat round confirming leadership for some reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ReadRound {
+    /// The commit index when the reads arrived.
+    index: LogIndex,
+    /// The reads waiting for this round.
+    request_ids: Vec<u64>,
+    /// Members that acknowledged this round (or a later one); includes the leader.
+    acks: BTreeSet<NodeId>,
+}
+
+/// The leader's pending reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReadIndexQueue {
+    /// Reads that arrived before the leader committed an entry of its term.
+    awaiting_commit: Vec<u64>,
+    /// Rounds by context id, oldest first.
+    rounds: BTreeMap<u64, ReadRound>,
+    /// The next context id.
+    next_context: u64,
+    /// A round whose heartbeats have not been handed out yet: reads arriving now may join it.
+    open_context: Option<u64>,
+}
+
+impl ReadIndexQueue {
+    /// Number of reads waiting.
+    fn pending_count(&self) -> usize {
+        self.awaiting_commit.len() + self.rounds.values().map(|r| r.request_ids.len()).sum::<usize>()
+    }
+
+    /// The newest round's context, which a heartbeat carries so that a lost round is retried.
+    pub fn latest_context(&self) -> Option<u64> {
+        self.rounds.keys().next_back().copied()
+    }
+
+    /// The open round's heartbeats are handed out now; later reads need a new round.
+    pub fn close_open_round(&mut self) {
+        self.open_context = None;
+    }
+
+    /// Removes every pending read, returning their ids (leadership was lost).
+    pub fn take_all(&mut self) -> Vec<u64> {
+        let mut ids = std::mem::take(&mut self.awaiting_commit);
+        for round in std::mem::take(&mut self.rounds).into_values() {
+            ids.extend(round.request_ids);
+        }
+        self.open_context = None;
+        ids
+    }
+}
+
+impl RawNode {
+    /// Asks for a linearizable read point for `request_id`; the answer comes as a `ReadState` (or an
+    /// aborted read) in a later `Ready`.
+    pub fn read_index(&mut self, request_id: u64) -> Result<(), ProposeError> {
+        if self.role != Role::Leader {
+            return Err(ProposeError::NotLeader {
+                leader_hint: self.leader,
+            });
+        }
+        if self.reads.pending_count() >= self.config.max_pending_proposals {
+            return Err(ProposeError::TooManyPending);
+        }
+        if self.committed_in_current_term() {
+            self.start_read_round(vec![request_id]);
+        } else {
+            self.reads.awaiting_commit.push(request_id);
+        }
+        Ok(())
+    }
+
+    /// Whether the commit index covers an entry of the current term (then it covers every committed entry).
+    fn committed_in_current_term(&self) -> bool {
+        self.log.term(self.hard_state.commit_index) == Some(self.hard_state.term)
+    }
+
+    /// Records the commit index for `request_ids` and confirms leadership with a heartbeat round.
+    fn start_read_round(&mut self, request_ids: Vec<u64>) {
+        let index = self.hard_state.commit_index;
+        let own = BTreeSet::from([self.config.id]);
+        if quorum::has_quorum(&self.cluster, &own) {
+            // A single-voter cluster needs no confirmation.
+            self.read_states.extend(request_ids.into_iter().map(|request_id| ReadState { request_id, index }));
+            return;
+        }
+        if let Some(open) = self.reads.open_context.and_then(|c| self.reads.rounds.get_mut(&c)) {
+            if open.index == index {
+                open.request_ids.extend(request_ids);
+                return;
+            }
+        }
+        let context = self.reads.next_context;
+        self.reads.next_context += 1;
+        let round = ReadRound {
+            index,
+            request_ids,
+            acks: own,
+        };
+        self.reads.rounds.insert(context, round);
+        self.reads.open_context = Some(context);
+        self.bcast_heartbeat(Some(context));
+    }
+
+    /// Leader: the commit index moved; reads waiting for the first commit of the term may start.
+    pub(super) fn on_commit_advanced(&mut self) {
+        if self.committed_in_current_term() && !self.reads.awaiting_commit.is_empty() {
+            let ids = std::mem::take(&mut self.reads.awaiting_commit);
+            self.start_read_round(ids);
+        }
+    }
+
+    /// Leader: `from` acknowledged the heartbeat of round `context`, which also confirms every older round.
+    pub(super) fn on_read_ack(&mut self, from: NodeId, context: u64) {
+        for round in self.reads.rounds.range_mut(..=context).map(|(_, r)| r) {
+            round.acks.insert(from);
+        }
+        // Older rounds have at least the acks of newer ones, so confirmed rounds form a prefix.
+        while let Some(entry) = self.reads.rounds.first_entry() {
+            if !quorum::has_quorum(&self.cluster, &entry.get().acks) {
+                break;
+            }
+            let (context, round) = entry.remove_entry();
+            if self.reads.open_context == Some(context) {
+                self.reads.open_context = None;
+            }
+            let index = round.index;
+            self.read_states.extend(round.request_ids.into_iter().map(|request_id| ReadState { request_id, index }));
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `RawNode::step`: the entry point for peer messages. It applies the term rules first (Raft Figure 2
+//! "All Servers", with the pre-vote and leader-lease refinements of the thesis §9.6 and etcd) and then
+//! dispatches to election, replication or ReadIndex handling.
+//!
+//! Guarantees: a message with a newer term makes the node adopt that term before anything else, except
+//! pre-votes (which never change terms) and vote requests ignored under a live leader's lease; a message
+//! with an older term never changes state, but requests get an answer carrying the newer term.
+
+use crate::raft::raw_node::RawNode;
+use crate::raft::types::{Message, MessageBody, Role};
+
+impl RawNode {
+    /// Handles a message from a peer. Messages addressed to another node are ignored.
+    pub fn step(&mut self, msg: Message) {
+        if msg.to != self.config.id || msg.from == self.config.id {
+            return;
+        }
+        if msg.term > self.hard_state.term {
+            match &msg.body {
+                MessageBody::PreVote { .. } if self.in_lease() => return,
+                // A pre-vote changes no terms; a granted pre-vote answer carries the term we would run in.
+                MessageBody::PreVote { .. } | MessageBody::PreVoteResponse { granted: true } => {}
+                MessageBody::RequestVote {
+                    leadership_transfer, ..
+                } => {
+                    if self.in_lease() && !leadership_transfer {
+                        return;
+                    }
+                    self.become_follower(msg.term, None);
+                }
+                MessageBody::AppendEntries { .. }
+                | MessageBody::Heartbeat { .. }
+                | MessageBody::InstallSnapshot { .. } => self.become_follower(msg.term, Some(msg.from)),
+                _ => self.become_follower(msg.term, None),
+            }
+        } else if msg.term < self.hard_state.term {
+            self.answer_stale(msg);
+            return;
+        }
+        self.dispatch(msg);
+    }
+
+    /// Answers a request from an older term so that its sender learns the current term (a stale leader
+    /// steps down, a stale pre-candidate stops).
+    fn answer_stale(&mut self, msg: Message) {
+        let body = match msg.body {
+            MessageBody::AppendEntries { prev_log_index, .. } => MessageBody::AppendEntriesResponse {
+                success: false,
+                match_index: prev_log_index,
+                conflict: None,
+            },
+            MessageBody::Heartbeat { read_context, .. } => MessageBody::HeartbeatResponse { read_context },
+            MessageBody::PreVote { .. } => MessageBody::PreVoteResponse { granted: false },
+            MessageBody::RequestVote { .. } => MessageBody::RequestVoteResponse { granted: false },
+            _ => return,
+        };
+        self.send(msg.from, body, true);
+    }
+
+    /// Handles a message whose term is current (or a pre-vote message, see `step`).
+    fn dispatch(&mut self, msg: Message) {
+        let from = msg.from;
+        let term = self.hard_state.term;
+        match msg.body {
+            MessageBody::PreVote {
+                last_log_index,
+                last_log_term,
+            } => self.handle_pre_vote(from, msg.term, last_log_index, last_log_term),
+            MessageBody::PreVoteResponse { granted } => {
+                let for_our_round = if granted { msg.term.0 == term.0 + 1 } else { msg.term == term };
+                if for_our_round {
+                    self.handle_vote_response(from, granted, true);
+                }
+            }
+            MessageBody::RequestVote {
+                last_log_index,
+                last_log_term,
+                ..
+            } => self.handle_request_vote(from, last_log_index, last_log_term),
+            MessageBody::RequestVoteResponse { granted } => self.handle_vote_response(from, granted, false),
+            MessageBody::AppendEntries {
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => {
+                self.accept_leader(msg.from);
+                self.handle_append_entries(from, prev_log_index, prev_log_term, entries, leader_commit);
+            }
+            MessageBody::AppendEntriesResponse {
+                success,
+                match_index,
+                conflict,
+            } => {
+                if self.role == Role::Leader {
+                    self.handle_append_response(from, success, match_index, conflict);
+                }
+            }
+            MessageBody::Heartbeat {
+                leader_commit,
+                read_context,
+            } => {
+                self.accept_leader(msg.from);
+                self.handle_heartbeat(from, leader_commit, read_context);
+            }
+            MessageBody::HeartbeatResponse { read_context } => {
+                if self.role == Role::Leader {
+                    self.handle_heartbeat_response(from, read_context);
+                }
+            }
+            MessageBody::TimeoutNow => self.handle_timeout_now(),
+            // Snapshots are not supported by the core yet; a later change adds them here.
+            MessageBody::InstallSnapshot { .. } | MessageBody::InstallSnapshotResponse { .. } => {}
+        }
+    }
+
+    /// A message that only the leader of the current term sends arrived from `leader`.
+    fn accept_leader(&mut self, leader: crate::raft::types::NodeId) {
+        match self.role {
+            Role::Leader => panic!(
+                "election safety violated: node {} leads term {} and so does {leader}",
+                self.config.id, self.hard_state.term
+            ),
+            Role::Candidate | Role::PreCandidate => {
+                let term = self.hard_state.term;
+                self.become_follower(term, Some(leader));
+            }
+            Role::Follower | Role::Learner => {
+                if self.leader != Some(leader) {
+                    self.leader = Some(leader);
+                    self.leader_match_index = crate::raft::types::LogIndex(0);
+                }
+            }
+        }
+        // Hearing from the leader restarts the election timer (and the lease).
+        self.election_elapsed_ticks = 0;
+    }
+}
