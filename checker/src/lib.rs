@@ -24,13 +24,14 @@ pub mod model;
 pub mod models;
 pub mod operations;
 pub mod oracle;
+pub mod raft_model;
 pub mod render;
 pub mod result;
 pub mod search;
 pub mod shrink;
 pub mod synth;
 
-pub use model::{Completion, DecodeError, FromHistory, Model, Operation, Partition, Steps};
+pub use model::{Completion, DecodeError, FromHistory, Lookahead, Model, Operation, Partition, SearchView, Steps};
 pub use operations::{operations, OperationsError};
 pub use result::{CheckResult, OpView, PartialLinearization, PartitionResult, UnknownReason, Verdict};
 pub use search::{check_operations, CheckOptions};

@@ -149,11 +149,51 @@ pub trait Model: Sync {
         vec![Partition { label: "all".to_string(), ops: (0..ops.len()).collect() }]
     }
 
+    /// Optional pruning for one partition: a [`Lookahead`] that recognises configurations that can never
+    /// be completed. `members` are the partition's operation ids in the search's local order (local index
+    /// `i` is `members[i]`). Default: none.
+    fn lookahead(
+        &self,
+        ops: &[Operation<Self::Input, Self::Output>],
+        members: &[usize],
+    ) -> Option<Box<dyn Lookahead<Self::State>>> {
+        let _ = (ops, members);
+        None
+    }
+
     /// A short human-readable form of an operation, e.g. `cas(1, 2) -> mismatch`.
     fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;
 
     /// A short human-readable form of a state.
     fn describe_state(&self, state: &Self::State) -> String;
+}
+
+/// What a [`Lookahead`] may look at besides the state: which operations are linearized already.
+#[derive(Clone, Copy, Debug)]
+pub struct SearchView<'a> {
+    /// Bit `i` (word `i / 64`, bit `i % 64`) is set when local operation `i` is linearized.
+    pub linearized: &'a [u64],
+    /// Every operation whose return order is below this is linearized (the order of the first entry
+    /// still in the search's list).
+    pub frontier: usize,
+}
+
+impl SearchView<'_> {
+    /// Whether local operation `local` is linearized.
+    #[inline]
+    pub fn is_linearized(&self, local: usize) -> bool {
+        self.linearized[local / 64] & (1 << (local % 64)) != 0
+    }
+}
+
+/// A cheap necessary condition for completing a linearization, prepared for one partition.
+///
+/// Contract (soundness): [`Lookahead::dead_end`] may return `Some` only if no linearization of the
+/// remaining operations exists from that configuration. Returning `None` is always safe.
+pub trait Lookahead<S>: Send {
+    /// If the configuration (`state`, the linearized set in `view`) certainly cannot be completed, the
+    /// local index of an unlinearized operation that can never be placed (for explanations).
+    fn dead_end(&self, state: &S, view: &SearchView<'_>) -> Option<usize>;
 }
 
 /// How an operation ended, as far as the model needs to know.

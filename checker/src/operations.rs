@@ -18,11 +18,11 @@ pub struct OperationsError {
     pub message: String,
 }
 
+/// The operations of a model.
+pub type Operations<M> = Vec<Operation<<M as crate::model::Model>::Input, <M as crate::model::Model>::Output>>;
+
 /// The operations of `history` for `model`, ordered by invocation, with dense ids.
-pub fn operations<M: FromHistory>(
-    model: &M,
-    history: &History,
-) -> Result<Vec<Operation<M::Input, M::Output>>, OperationsError> {
+pub fn operations<M: FromHistory>(model: &M, history: &History) -> Result<Operations<M>, OperationsError> {
     let events = history.events();
     let mut ops = Vec::with_capacity(history.ops().len());
     for pair in history.ops() {

@@ -13,5 +13,7 @@ pub mod commands;
 pub mod nemesis;
 pub mod proxy;
 pub mod recorder;
+pub mod report;
+pub mod run;
 pub mod store;
 pub mod workload;

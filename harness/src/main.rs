@@ -2,7 +2,7 @@
 //! Subcommands live in `harness::commands`; this file only parses arguments and maps results to exit codes.
 
 use clap::{Parser, Subcommand};
-use harness::commands::{bench_check, check};
+use harness::commands::{bench_check, check, test};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -14,6 +14,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a real raftkv cluster under faults, record and check the history, write a report
+    /// (exit 0 linearizable, 1 not, 2 unknown, 3 the harness failed).
+    Test(test::TestArgs),
     /// Check a history for linearizability (exit 0 linearizable, 1 not, 2 unknown, 3 bad input).
     Check(check::CheckArgs),
     /// Benchmark the checker on porcupine's data set and a large generated history.
@@ -24,6 +27,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
     match cli.command {
+        Command::Test(args) => {
+            let mut stderr = std::io::stderr();
+            ExitCode::from(test::run(&args, &mut stdout, &mut stderr))
+        }
         Command::Check(args) => match check::run(&args, &mut stdout) {
             Ok(outcome) => ExitCode::from(outcome.exit_code()),
             Err(error) => {

@@ -426,3 +426,55 @@ fn states_of(cluster: &Cluster) -> Vec<NodeState> {
         .map(|id| cluster.state(id).expect("node"))
         .collect()
 }
+
+const CTRLC_ENV: &str = "CTRLC_HELPER_PID_FILE";
+
+/// Helper process for the Ctrl-C test: starts two stand-in nodes, writes their pids, waits to be
+/// interrupted. Runs only when re-executed with CTRLC_HELPER_PID_FILE set.
+#[test]
+#[ignore = "helper process for ctrl_c_kills_every_node; run by it with CTRLC_HELPER_PID_FILE=PATH"]
+fn ctrlc_helper() {
+    let Ok(pid_file) = std::env::var(CTRLC_ENV) else {
+        return;
+    };
+    let run = tempfile::tempdir().expect("run dir");
+    let cluster = Cluster::spawn(run.path(), (1..=2).map(sleeper).collect()).expect("spawn");
+    let pids: Vec<String> = cluster
+        .nodes()
+        .filter_map(|node| node.pid())
+        .map(|pid| pid.to_string())
+        .collect();
+    let partial = format!("{pid_file}.partial");
+    std::fs::write(&partial, pids.join("\n")).expect("write pids");
+    std::fs::rename(&partial, &pid_file).expect("publish pids");
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn ctrl_c_kills_every_node() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pid_file = dir.path().join("pids");
+    let mut helper = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--ignored", "--exact", "ctrlc_helper", "--nocapture"])
+        .env(CTRLC_ENV, &pid_file)
+        .spawn()
+        .expect("start helper");
+    wait_for("helper started its nodes", || pid_file.exists());
+    let pids: Vec<u32> = std::fs::read_to_string(&pid_file)
+        .expect("pids")
+        .lines()
+        .map(|line| line.parse().expect("pid"))
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert!(pids.iter().all(|&pid| alive(pid)));
+    let helper_pid = Pid::from_raw(i32::try_from(helper.id()).expect("pid"));
+    nix::sys::signal::kill(helper_pid, nix::sys::signal::Signal::SIGINT).expect("send SIGINT");
+    let status = helper.wait().expect("helper exits");
+    assert_eq!(status.code(), Some(harness::cluster::INTERRUPTED_EXIT_CODE));
+    for pid in pids {
+        // Orphaned by the helper, the killed nodes are reaped by init; a zombie is dead too.
+        wait_for("node killed by the Ctrl-C handler", || {
+            matches!(proc_state(pid), None | Some('Z'))
+        });
+    }
+}

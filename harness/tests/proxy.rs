@@ -259,3 +259,24 @@ async fn mesh_has_a_proxy_per_directed_link_and_peer_args_name_them() {
         .is_err());
     mesh.shutdown().await;
 }
+
+#[tokio::test]
+async fn shutdown_closes_open_connections() {
+    let (target, mut received) = start_target(false).await;
+    let mesh = two_node_mesh(target, 5).await;
+    let mut stream = TcpStream::connect(mesh.proxy_addr(NodeId(1), NodeId(2)).expect("link"))
+        .await
+        .expect("dial proxy");
+    stream.write_all(&frame(1)).await.expect("write");
+    assert_eq!(recv(&mut received).await, frame(1));
+    mesh.shutdown().await;
+    // The proxy side of the connection is gone: reading sees end of stream (or a reset).
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(
+        WAIT_MAX,
+        tokio::io::AsyncReadExt::read(&mut stream, &mut byte),
+    )
+    .await
+    .expect("connection closed within WAIT_MAX");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+}

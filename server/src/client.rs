@@ -271,6 +271,9 @@ impl Client {
         F: Fn(KvNodeClient, tarpc::context::Context) -> Fut,
         Fut: Future<Output = Result<Reply<T>, RpcError>>,
     {
+        if self.nodes.is_empty() {
+            return Outcome::Fail("the client has no node addresses".into());
+        }
         let deadline = Instant::now() + self.options.operation_timeout;
         let mut may_have_happened = false;
         let mut last_reason = String::from("no attempt was made");

@@ -148,6 +148,32 @@ fn a_retried_write_applies_once_and_cas_reports_mismatches() {
     });
 }
 
+#[test]
+fn the_no_dedup_bug_switch_applies_a_retried_write_again() {
+    // Proves the switch works end to end (the harness relies on it to show its checker catches it).
+    let cluster = ProcessCluster::start(3, &["--bug", "no-dedup"]).expect("cluster starts");
+    runtime().block_on(async {
+        cluster
+            .wait_for_leader(&[], ELECTION_WAIT)
+            .await
+            .expect("a leader is elected");
+        let mut first = cluster.client(300, 0);
+        let mut second = cluster.client(301, 1);
+        let seq = first.next_seq();
+        assert_eq!(first.put(b"x", b"from-first").await, Outcome::Ok(()));
+        assert_eq!(second.put(b"x", b"from-second").await, Outcome::Ok(()));
+        assert_eq!(
+            first.put_with_seq(seq, b"x", b"from-first").await,
+            Outcome::Ok(())
+        );
+        assert_eq!(
+            first.get(b"x").await,
+            Outcome::Ok(Some(b"from-first".to_vec())),
+            "with no-dedup the retry is applied a second time"
+        );
+    });
+}
+
 fn raftkv(args: &[&str]) -> std::process::Output {
     let binary = raftkv_binary().expect("raftkv binary");
     Command::new(binary)

@@ -4,9 +4,10 @@
 //! [`Model::partition`], which puts each key in its own partition. The checker always partitions, so
 //! this holds for every public entry point.
 
+use super::lookahead::ReadReachability;
 use super::Value;
 use crate::history::{Event, Function};
-use crate::model::{Completion, DecodeError, FromHistory, Model, Operation, Partition, Steps};
+use crate::model::{Completion, DecodeError, FromHistory, Lookahead, Model, Operation, Partition, Steps};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -188,6 +189,14 @@ macro_rules! register_like_model {
 
             fn partition(&self, ops: &[Operation<KvInput, KvOutput>]) -> Vec<Partition> {
                 partition(self.partitions_by_key(), ops)
+            }
+
+            fn lookahead(
+                &self,
+                ops: &[Operation<KvInput, KvOutput>],
+                members: &[usize],
+            ) -> Option<Box<dyn Lookahead<Value>>> {
+                ReadReachability::new(ops, members).map(|l| Box::new(l) as Box<dyn Lookahead<Value>>)
             }
         }
 

@@ -8,6 +8,7 @@
 //! there; delete sets nil; append concatenates strings (appending to nil gives the appended string).
 
 pub mod kv;
+pub mod lookahead;
 mod value;
 
 pub use kv::{CasRegister, Kv, KvInput, KvOp, KvOutput, Register};

@@ -52,9 +52,12 @@ enum Job<'a, M: Model> {
     Running(usize, Box<Search<'a, M>>, Duration),
 }
 
+/// What a worker found for one partition.
+type Outcome = (Verdict, Option<UnknownReason>, Vec<PartialLinearization>, SearchStats);
+
 struct Shared<'a, M: Model> {
     queue: Mutex<VecDeque<Job<'a, M>>>,
-    results: Mutex<Vec<Option<(Verdict, Option<UnknownReason>, Vec<PartialLinearization>, SearchStats)>>>,
+    results: Mutex<Vec<Option<Outcome>>>,
     stop: AtomicBool,
     deadline: Option<Instant>,
 }

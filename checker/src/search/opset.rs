@@ -63,6 +63,12 @@ impl OpSet {
         }
     }
 
+    /// The words of the bitset (bit `i` of word `i / 64` is operation `i`).
+    #[inline]
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
     /// The set's hash: equal sets have equal hashes, whatever the order of insertions.
     #[inline]
     pub fn hash(&self) -> u64 {

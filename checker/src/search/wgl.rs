@@ -15,10 +15,12 @@
 //!   exhausted and the search keeps backtracking; and if lifting one would enter an already-visited
 //!   configuration, the current configuration is a dead end.
 //! - Indeterminate read-only operations constrain nothing and are left out of the search.
+//! - A model may supply a [`Lookahead`] that proves configurations dead before they are entered (for
+//!   the built-in models: a pending read's value can no longer be produced).
 
 use super::cache::{configuration_hash, Cache, SlotId};
 use super::opset::OpSet;
-use crate::model::{Model, Operation, Steps};
+use crate::model::{Lookahead, Model, Operation, SearchView, Steps};
 
 const NIL: u32 = u32::MAX;
 const HEAD: u32 = 0;
@@ -70,6 +72,10 @@ pub struct Search<'a, M: Model> {
     entry_match: Vec<u32>,
     /// Per local op: whether it is read-only.
     read_only: Vec<bool>,
+    /// Per entry: its order (history position; `usize::MAX` for +infinity).
+    entry_order: Vec<usize>,
+    /// The model's optional pruning.
+    lookahead: Option<Box<dyn Lookahead<M::State>>>,
     next: Vec<u32>,
     prev: Vec<u32>,
     linearized: OpSet,
@@ -107,11 +113,13 @@ impl<'a, M: Model> Search<'a, M> {
         order.sort_unstable_by_key(|&(position, local, is_call)| (position, !is_call, local));
         let entries = 2 * count + 1;
         let mut entry_op = vec![NIL; entries];
+        let mut entry_order = vec![0; entries];
         let mut entry_match = vec![NIL; entries];
         let mut return_entry = vec![NIL; count];
-        for (i, &(_, local, is_call)) in order.iter().enumerate() {
+        for (i, &(position, local, is_call)) in order.iter().enumerate() {
             let entry = (i + 1) as u32;
             entry_op[entry as usize] = local as u32;
+            entry_order[entry as usize] = position;
             if !is_call {
                 return_entry[local] = entry;
             }
@@ -124,6 +132,7 @@ impl<'a, M: Model> Search<'a, M> {
         let next = (0..entries as u32).map(|e| if e as usize + 1 < entries { e + 1 } else { NIL }).collect();
         let prev = (0..entries as u32).map(|e| if e == 0 { NIL } else { e - 1 }).collect();
         let read_only = members.iter().map(|&id| model.is_read_only(&ops[id].input, ops[id].output.as_ref())).collect();
+        let lookahead = model.lookahead(ops, &members);
         let linearized = OpSet::new(count);
         let mut cache = Cache::new();
         let init = model.init();
@@ -135,6 +144,8 @@ impl<'a, M: Model> Search<'a, M> {
             entry_op,
             entry_match,
             read_only,
+            entry_order,
+            lookahead,
             next,
             prev,
             linearized,
@@ -168,7 +179,7 @@ impl<'a, M: Model> Search<'a, M> {
     /// The longest partial linearizations seen (explain mode only), longest first.
     pub fn take_partials(&mut self) -> Vec<RawPartial<M::State>> {
         let mut partials = std::mem::take(&mut self.partials);
-        partials.sort_by(|a, b| b.steps.len().cmp(&a.steps.len()));
+        partials.sort_by_key(|p| std::cmp::Reverse(p.steps.len()));
         partials
     }
 
@@ -197,6 +208,15 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
+    /// If the model's lookahead proves the configuration (current set, `state`) cannot be completed: the
+    /// local index of an operation that can never be placed.
+    fn dead_end(&self, state: &M::State) -> Option<usize> {
+        let lookahead = self.lookahead.as_ref()?;
+        let first = self.next[HEAD as usize];
+        let frontier = if first == NIL { usize::MAX } else { self.entry_order[first as usize] };
+        lookahead.dead_end(state, &SearchView { linearized: self.linearized.words(), frontier })
+    }
+
     /// Tries to enter the configuration "current set + op of `entry`, in `next_state`". Returns whether
     /// it was new (and entered) or already visited (nothing changed).
     fn try_enter(&mut self, entry: u32, next_state: M::State, alternatives: Vec<M::State>, forced: bool) -> bool {
@@ -204,6 +224,13 @@ impl<'a, M: Model> Search<'a, M> {
         let hash = configuration_hash(self.linearized.hash_with(local), &next_state);
         self.linearized.insert(local);
         if self.cache.contains(hash, &self.linearized, &next_state) {
+            self.linearized.remove(local);
+            return false;
+        }
+        if let Some(blocked) = self.dead_end(&next_state) {
+            if self.explain {
+                self.record_partial(self.members[blocked], Some((self.members[local], next_state)));
+            }
             self.linearized.remove(local);
             return false;
         }
@@ -253,12 +280,13 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
-    fn record_partial(&mut self, blocked_entry: u32) {
-        let len = self.stack.len();
+    /// Records the current linearization (plus `extra`, a last step that was not entered) if it is among
+    /// the longest, with the operation that could not be placed after it.
+    fn record_partial(&mut self, blocked_op: usize, extra: Option<(usize, M::State)>) {
+        let len = self.stack.len() + usize::from(extra.is_some());
         if len < self.best_len {
             return;
         }
-        let blocked_op = self.members[self.entry_op[blocked_entry as usize] as usize];
         if len == self.best_len
             && (self.partials.len() >= PARTIALS_MAX || self.partials.iter().any(|p| p.blocked_op == blocked_op))
         {
@@ -274,6 +302,7 @@ impl<'a, M: Model> Search<'a, M> {
             let op = self.members[self.entry_op[frame.entry as usize] as usize];
             steps.push((op, self.cache.state(after).clone()));
         }
+        steps.extend(extra);
         self.partials.push(RawPartial { steps, blocked_op });
     }
 
@@ -299,7 +328,7 @@ impl<'a, M: Model> Search<'a, M> {
             if ret == NIL {
                 // A return entry: its operation can no longer be linearized here.
                 if self.explain {
-                    self.record_partial(entry);
+                    self.record_partial(self.members[self.entry_op[entry as usize] as usize], None);
                 }
                 if !self.backtrack() {
                     self.done = Some(Progress::Illegal);
@@ -316,8 +345,8 @@ impl<'a, M: Model> Search<'a, M> {
                 Steps::One(next_state) => {
                     let entered = self.try_enter(entry, next_state, Vec::new(), forced);
                     if !entered && forced {
-                        // Lifting this read now would be the best move and it leads to a visited (failed)
-                        // configuration: the current configuration is a dead end.
+                        // Lifting this read now would be the best move and it leads to a visited (failed) or
+                        // dead configuration: the current configuration is a dead end.
                         if !self.backtrack() {
                             self.done = Some(Progress::Illegal);
                             return Progress::Illegal;

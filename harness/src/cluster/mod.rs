@@ -25,7 +25,7 @@ pub use launch::{
 };
 pub use ports::free_loopback_addrs;
 pub use process::{ExitRecord, NodeProcess, NodeState, ProcessRecord};
-pub use ready::{ProbeReport, ReadinessProbe, TcpConnectProbe};
+pub use ready::{ProbeReport, ReadinessProbe, StatusProbe, TcpConnectProbe};
 pub use registry::{
     install_interrupt_handler, kill_registered_processes, registered_pids, INTERRUPTED_EXIT_CODE,
 };

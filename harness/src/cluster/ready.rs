@@ -67,3 +67,51 @@ impl ReadinessProbe for TcpConnectProbe {
         }
     }
 }
+
+/// Ready = the node answers the server's `status` call; reports the leader it knows, so readiness also
+/// waits for an elected leader.
+#[derive(Clone, Copy, Debug)]
+pub struct StatusProbe {
+    /// Bound on one status call.
+    pub call_timeout: Duration,
+}
+
+impl Default for StatusProbe {
+    fn default() -> Self {
+        StatusProbe {
+            call_timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+impl ReadinessProbe for StatusProbe {
+    fn reports_leader(&self) -> bool {
+        true
+    }
+
+    fn probe(
+        &self,
+        _id: NodeId,
+        addr: SocketAddr,
+    ) -> impl Future<Output = Result<ProbeReport, String>> + Send {
+        let options = raftkv::client::ClientOptions {
+            attempt_timeout: self.call_timeout,
+            operation_timeout: self.call_timeout,
+            // Ask exactly this node: a hop elsewhere would report another node's readiness.
+            max_attempts: 1,
+            ..Default::default()
+        };
+        async move {
+            let mut client = raftkv::client::Client::new(&[addr], 0, options);
+            match client.status().await {
+                raftkv::client::Outcome::Ok(status) => Ok(ProbeReport {
+                    leader: status.leader,
+                }),
+                raftkv::client::Outcome::Fail(why)
+                | raftkv::client::Outcome::Indeterminate(why) => {
+                    Err(format!("status {addr}: {why}"))
+                }
+            }
+        }
+    }
+}

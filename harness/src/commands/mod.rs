@@ -2,3 +2,4 @@
 
 pub mod bench_check;
 pub mod check;
+pub mod test;

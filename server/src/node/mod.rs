@@ -162,3 +162,6 @@ pub async fn run(
     tracing::info!(id = %config.id, "node stopped");
     result
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,7 +14,10 @@ use super::wire;
 use crate::raft::{Message, NodeId};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -72,9 +75,13 @@ impl Peers {
     }
 }
 
-/// Delivers the messages queued for `to` until the queue's sender is dropped.
+/// Delivers the messages queued for `to` until the queue's sender is dropped. Dialling runs inside the
+/// loop (not awaited inline), so a slow connect never stops answers of earlier calls from being handled;
+/// while it runs, up to one batch of messages is held for the new connection and the rest is dropped.
 async fn peer_sender(to: NodeId, addr: SocketAddr, mut queue: mpsc::Receiver<Message>) {
     let mut connection: Option<KvNodeClient> = None;
+    let mut dialing: Option<Pin<Box<dyn Future<Output = io::Result<KvNodeClient>> + Send>>> = None;
+    let mut held: Vec<Message> = Vec::new();
     let mut backoff = REDIAL_BACKOFF_MIN;
     let mut redial_at = Instant::now();
     let mut inflight = FuturesUnordered::new();
@@ -93,6 +100,24 @@ async fn peer_sender(to: NodeId, addr: SocketAddr, mut queue: mpsc::Receiver<Mes
                     }
                 }
             }
+            dialed = async { dialing.as_mut().expect("guarded by is_some").await }, if dialing.is_some() => {
+                dialing = None;
+                match dialed {
+                    Ok(client) => {
+                        if !held.is_empty() {
+                            let batch = std::mem::take(&mut held);
+                            inflight.push(deliver(client.clone(), batch));
+                        }
+                        connection = Some(client);
+                    }
+                    Err(err) => {
+                        tracing::debug!(%to, %addr, %err, "cannot dial peer");
+                        held.clear();
+                        redial_at = Instant::now() + backoff;
+                        backoff = (backoff * 2).min(REDIAL_BACKOFF_MAX);
+                    }
+                }
+            }
             first = queue.recv(), if inflight.len() < MAX_INFLIGHT_DELIVERIES => {
                 let Some(first) = first else { return };
                 let mut batch = vec![first];
@@ -102,26 +127,27 @@ async fn peer_sender(to: NodeId, addr: SocketAddr, mut queue: mpsc::Receiver<Mes
                         Err(_) => break,
                     }
                 }
-                if connection.is_none() {
-                    if Instant::now() < redial_at {
-                        continue; // Backing off: drop the batch; Raft will retransmit.
-                    }
-                    match wire::connect(addr).await {
-                        Ok(client) => connection = Some(client),
-                        Err(err) => {
-                            tracing::debug!(%to, %addr, %err, "cannot dial peer");
-                            redial_at = Instant::now() + backoff;
-                            backoff = (backoff * 2).min(REDIAL_BACKOFF_MAX);
-                            continue;
+                match &connection {
+                    Some(client) => inflight.push(deliver(client.clone(), batch)),
+                    None => {
+                        if dialing.is_none() && Instant::now() >= redial_at {
+                            dialing = Some(Box::pin(wire::connect(addr)));
                         }
+                        if dialing.is_some() {
+                            let room = DELIVER_BATCH_MAX - held.len();
+                            held.extend(batch.into_iter().take(room));
+                        }
+                        // Otherwise backing off: drop the batch; Raft retransmits what matters.
                     }
-                }
-                if let Some(client) = connection.clone() {
-                    inflight.push(async move {
-                        client.deliver(wire::context_with_timeout(DELIVER_TIMEOUT), batch).await
-                    });
                 }
             }
         }
     }
+}
+
+/// One `deliver` call with its deadline.
+async fn deliver(client: KvNodeClient, batch: Vec<Message>) -> Result<(), tarpc::client::RpcError> {
+    client
+        .deliver(wire::context_with_timeout(DELIVER_TIMEOUT), batch)
+        .await
 }

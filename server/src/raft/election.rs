@@ -169,7 +169,8 @@ impl RawNode {
 
     /// The up-to-date rule, which [`Bug::VoteAnyLog`] switches off.
     fn log_allows_vote(&self, last_log_index: LogIndex, last_log_term: Term) -> bool {
-        self.config.bugs.has(Bug::VoteAnyLog) || self.log.is_up_to_date(last_log_index, last_log_term)
+        self.config.bugs.has(Bug::VoteAnyLog)
+            || self.log.is_up_to_date(last_log_index, last_log_term)
     }
 
     /// Counts an answer to this node's (pre-)vote request.

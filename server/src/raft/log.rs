@@ -118,7 +118,9 @@ impl RaftLog {
         let Some(offset) = from.0.checked_sub(self.first_index().0) else {
             return &[];
         };
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.entries.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.entries.len());
         let end = start.saturating_add(max).min(self.entries.len());
         &self.entries[start..end]
     }
@@ -134,8 +136,15 @@ impl RaftLog {
 
     /// Appends one entry at the end (the leader's path).
     pub fn append(&mut self, entry: Entry) {
-        assert_eq!(entry.index, self.last_index().next(), "log append must be contiguous");
-        assert!(entry.term >= self.last_term(), "log terms must not decrease");
+        assert_eq!(
+            entry.index,
+            self.last_index().next(),
+            "log append must be contiguous"
+        );
+        assert!(
+            entry.term >= self.last_term(),
+            "log terms must not decrease"
+        );
         self.entries.push(entry);
     }
 
@@ -176,7 +185,10 @@ impl RaftLog {
 
     /// Drops the entries from `index` on and pulls the durability marks back.
     fn truncate_from(&mut self, index: LogIndex) {
-        assert!(index > self.snapshot_index, "cannot truncate into the snapshot");
+        assert!(
+            index > self.snapshot_index,
+            "cannot truncate into the snapshot"
+        );
         let keep = usize::try_from(index.0 - self.first_index().0).unwrap_or(usize::MAX);
         self.entries.truncate(keep);
         let last = self.last_index();
@@ -306,10 +318,16 @@ mod tests {
         let log = log_of(&[1, 1, 2, 2, 2, 4]);
         assert_eq!(log.first_index_of_term_at(LogIndex(5)), LogIndex(3));
         assert_eq!(log.first_index_of_term_at(LogIndex(2)), LogIndex(1));
-        assert_eq!(log.last_index_of_term(Term(2), LogIndex(6)), Some(LogIndex(5)));
+        assert_eq!(
+            log.last_index_of_term(Term(2), LogIndex(6)),
+            Some(LogIndex(5))
+        );
         assert_eq!(log.last_index_of_term(Term(3), LogIndex(6)), None);
         assert_eq!(log.check_prev(LogIndex(7), Term(4)), PrevCheck::TooShort);
-        assert_eq!(log.check_prev(LogIndex(6), Term(3)), PrevCheck::TermDiffers(Term(4)));
+        assert_eq!(
+            log.check_prev(LogIndex(6), Term(3)),
+            PrevCheck::TermDiffers(Term(4))
+        );
         assert_eq!(log.check_prev(LogIndex(0), Term(0)), PrevCheck::Matches);
         assert!(log.is_up_to_date(LogIndex(1), Term(5)));
         assert!(log.is_up_to_date(LogIndex(6), Term(4)));

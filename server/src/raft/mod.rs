@@ -16,6 +16,7 @@ pub mod raw_node;
 mod read_index;
 mod replication;
 pub mod rng;
+pub mod safety;
 mod step;
 mod transfer;
 pub mod types;

@@ -85,7 +85,11 @@ impl Progress {
         if self.next_index <= self.match_index {
             self.next_index = self.match_index.next();
         }
-        while self.inflight.front().is_some_and(|last| *last <= self.match_index) {
+        while self
+            .inflight
+            .front()
+            .is_some_and(|last| *last <= self.match_index)
+        {
             self.inflight.pop_front();
         }
         if self.state == ProgressState::Probe && (advanced || self.probe_sent) {
@@ -108,7 +112,9 @@ impl Progress {
         }
         // Never below what is known to match; never at or above the rejected index, so that every
         // rejection moves the probe strictly backwards.
-        let next = hint_next_index.min(rejected_prev_index).max(self.match_index.next());
+        let next = hint_next_index
+            .min(rejected_prev_index)
+            .max(self.match_index.next());
         self.become_probe(next);
         true
     }

@@ -46,7 +46,10 @@ pub fn committed_index(cluster: &ClusterConfig, match_of: impl Fn(NodeId) -> Log
 
 fn poll(voters: &BTreeSet<NodeId>, votes: &BTreeMap<NodeId, bool>) -> VoteResult {
     let quorum = voters.len() / 2 + 1;
-    let yes = voters.iter().filter(|id| votes.get(id) == Some(&true)).count();
+    let yes = voters
+        .iter()
+        .filter(|id| votes.get(id) == Some(&true))
+        .count();
     let missing = voters.iter().filter(|id| !votes.contains_key(id)).count();
     if yes >= quorum {
         VoteResult::Won
@@ -86,12 +89,18 @@ mod tests {
     }
 
     /// The obvious definition: the largest x such that more than half of `voters` have match >= x.
-    fn brute_force_index(voters: &BTreeSet<NodeId>, matches: &BTreeMap<NodeId, LogIndex>) -> LogIndex {
-        let candidates: BTreeSet<LogIndex> = matches.values().copied().chain([LogIndex(0)]).collect();
+    fn brute_force_index(
+        voters: &BTreeSet<NodeId>,
+        matches: &BTreeMap<NodeId, LogIndex>,
+    ) -> LogIndex {
+        let candidates: BTreeSet<LogIndex> =
+            matches.values().copied().chain([LogIndex(0)]).collect();
         candidates
             .into_iter()
             .filter(|x| {
-                let have = voters.iter().filter(|id| matches.get(id).copied().unwrap_or_default() >= *x);
+                let have = voters
+                    .iter()
+                    .filter(|id| matches.get(id).copied().unwrap_or_default() >= *x);
                 have.count() * 2 > voters.len()
             })
             .max()
@@ -105,13 +114,19 @@ mod tests {
             voters_outgoing: ids(3..6),
             learners: BTreeSet::new(),
         };
-        let matches: BTreeMap<NodeId, LogIndex> =
-            [(1, 9), (2, 9), (3, 5), (4, 1), (5, 1)].map(|(i, m)| (NodeId(i), LogIndex(m))).into();
+        let matches: BTreeMap<NodeId, LogIndex> = [(1, 9), (2, 9), (3, 5), (4, 1), (5, 1)]
+            .map(|(i, m)| (NodeId(i), LogIndex(m)))
+            .into();
         let index = committed_index(&cluster, |id| matches.get(&id).copied().unwrap_or_default());
-        assert_eq!(index, LogIndex(1), "the outgoing set {{3,4,5}} only has 1 on a majority");
+        assert_eq!(
+            index,
+            LogIndex(1),
+            "the outgoing set {{3,4,5}} only has 1 on a majority"
+        );
         assert!(!has_quorum(&cluster, &ids(1..3)));
         assert!(has_quorum(&cluster, &[1, 2, 4, 5].map(NodeId).into()));
-        let votes: BTreeMap<NodeId, bool> = [(4, false), (5, false)].map(|(i, v)| (NodeId(i), v)).into();
+        let votes: BTreeMap<NodeId, bool> =
+            [(4, false), (5, false)].map(|(i, v)| (NodeId(i), v)).into();
         assert_eq!(vote_result(&cluster, &votes), VoteResult::Lost);
     }
 

@@ -298,6 +298,15 @@ impl RawNode {
         &self.config
     }
 
+    /// Model checking only (the stateright model in `checker::raft_model`, which never calls `tick()`
+    /// and fires timeouts directly): forgets the election-timeout randomness, the RNG state and the drawn
+    /// timeout, which only `tick()` reads, so that states differing only in it hash alike. Changes no
+    /// protocol decision of `step`, `propose`, `read_index` or the `fire_*` timeouts.
+    pub fn normalize_timer_randomness(&mut self) {
+        self.rng = SplitMix64::new(0);
+        self.randomized_election_timeout_ticks = self.config.election_timeout_ticks_min;
+    }
+
     /// The highest index that may be handed out for applying: committed and locally durable.
     fn applicable_index(&self) -> LogIndex {
         self.hard_state.commit_index.min(self.log.persisted_index())
@@ -399,7 +408,13 @@ impl RawNode {
     }
 
     /// Queues a message carrying `term` (pre-votes carry the term they would campaign in).
-    pub(super) fn send_in_term(&mut self, to: NodeId, term: Term, body: MessageBody, after_persist: bool) {
+    pub(super) fn send_in_term(
+        &mut self,
+        to: NodeId,
+        term: Term,
+        body: MessageBody,
+        after_persist: bool,
+    ) {
         let message = Message {
             from: self.config.id,
             to,
@@ -416,8 +431,11 @@ impl RawNode {
 
 /// The newest membership recorded in the log, if any.
 fn newest_config(log: &RaftLog) -> Option<ClusterConfig> {
-    log.entries().iter().rev().find_map(|entry| match &entry.payload {
-        EntryPayload::Config(config) => Some(config.clone()),
-        _ => None,
-    })
+    log.entries()
+        .iter()
+        .rev()
+        .find_map(|entry| match &entry.payload {
+            EntryPayload::Config(config) => Some(config.clone()),
+            _ => None,
+        })
 }

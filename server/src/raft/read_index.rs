@@ -38,7 +38,12 @@ pub struct ReadIndexQueue {
 impl ReadIndexQueue {
     /// Number of reads waiting.
     fn pending_count(&self) -> usize {
-        self.awaiting_commit.len() + self.rounds.values().map(|r| r.request_ids.len()).sum::<usize>()
+        self.awaiting_commit.len()
+            + self
+                .rounds
+                .values()
+                .map(|r| r.request_ids.len())
+                .sum::<usize>()
     }
 
     /// The newest round's context, which a heartbeat carries so that a lost round is retried.
@@ -93,10 +98,18 @@ impl RawNode {
         let own = BTreeSet::from([self.config.id]);
         if quorum::has_quorum(&self.cluster, &own) {
             // A single-voter cluster needs no confirmation.
-            self.read_states.extend(request_ids.into_iter().map(|request_id| ReadState { request_id, index }));
+            self.read_states.extend(
+                request_ids
+                    .into_iter()
+                    .map(|request_id| ReadState { request_id, index }),
+            );
             return;
         }
-        if let Some(open) = self.reads.open_context.and_then(|c| self.reads.rounds.get_mut(&c)) {
+        if let Some(open) = self
+            .reads
+            .open_context
+            .and_then(|c| self.reads.rounds.get_mut(&c))
+        {
             if open.index == index {
                 open.request_ids.extend(request_ids);
                 return;
@@ -137,7 +150,12 @@ impl RawNode {
                 self.reads.open_context = None;
             }
             let index = round.index;
-            self.read_states.extend(round.request_ids.into_iter().map(|request_id| ReadState { request_id, index }));
+            self.read_states.extend(
+                round
+                    .request_ids
+                    .into_iter()
+                    .map(|request_id| ReadState { request_id, index }),
+            );
         }
     }
 }

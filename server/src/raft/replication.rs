@@ -10,7 +10,9 @@ use crate::raft::log::PrevCheck;
 use crate::raft::progress::ProgressState;
 use crate::raft::quorum;
 use crate::raft::raw_node::RawNode;
-use crate::raft::types::{ConflictHint, Entry, EntryPayload, LogIndex, MessageBody, NodeId, Role, Term};
+use crate::raft::types::{
+    ConflictHint, Entry, EntryPayload, LogIndex, MessageBody, NodeId, Role, Term,
+};
 
 impl RawNode {
     /// Leader: sends a heartbeat round (carrying the newest ReadIndex round, so a lost round is retried).
@@ -203,7 +205,11 @@ impl RawNode {
 
     /// Leader: where to probe next after a rejection of `rejected_prev_index` (Raft §5.3 fast backup):
     /// past our last entry of the follower's conflicting term, else at the follower's first index of it.
-    fn hint_next_index(&self, rejected_prev_index: LogIndex, conflict: Option<ConflictHint>) -> LogIndex {
+    fn hint_next_index(
+        &self,
+        rejected_prev_index: LogIndex,
+        conflict: Option<ConflictHint>,
+    ) -> LogIndex {
         match conflict {
             Some(ConflictHint {
                 conflict_term: Some(term),
@@ -221,7 +227,12 @@ impl RawNode {
     }
 
     /// Follower: a heartbeat from the leader.
-    pub(super) fn handle_heartbeat(&mut self, from: NodeId, leader_commit: LogIndex, read_context: Option<u64>) {
+    pub(super) fn handle_heartbeat(
+        &mut self,
+        from: NodeId,
+        leader_commit: LogIndex,
+        read_context: Option<u64>,
+    ) {
         self.advance_follower_commit(leader_commit);
         self.send(from, MessageBody::HeartbeatResponse { read_context }, true);
     }
@@ -252,7 +263,10 @@ impl RawNode {
             if id == own_id {
                 own_match
             } else {
-                progress.get(&id).map(|pr| pr.match_index).unwrap_or_default()
+                progress
+                    .get(&id)
+                    .map(|pr| pr.match_index)
+                    .unwrap_or_default()
             }
         });
         if majority_index <= self.hard_state.commit_index {

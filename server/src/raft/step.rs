@@ -21,7 +21,8 @@ impl RawNode {
                 // A pre-vote changes no terms; a granted pre-vote answer carries the term we would run in.
                 MessageBody::PreVote { .. } | MessageBody::PreVoteResponse { granted: true } => {}
                 MessageBody::RequestVote {
-                    leadership_transfer, ..
+                    leadership_transfer,
+                    ..
                 } => {
                     if self.in_lease() && !leadership_transfer {
                         return;
@@ -30,7 +31,9 @@ impl RawNode {
                 }
                 MessageBody::AppendEntries { .. }
                 | MessageBody::Heartbeat { .. }
-                | MessageBody::InstallSnapshot { .. } => self.become_follower(msg.term, Some(msg.from)),
+                | MessageBody::InstallSnapshot { .. } => {
+                    self.become_follower(msg.term, Some(msg.from))
+                }
                 _ => self.become_follower(msg.term, None),
             }
         } else if msg.term < self.hard_state.term {
@@ -44,12 +47,16 @@ impl RawNode {
     /// steps down, a stale pre-candidate stops).
     fn answer_stale(&mut self, msg: Message) {
         let body = match msg.body {
-            MessageBody::AppendEntries { prev_log_index, .. } => MessageBody::AppendEntriesResponse {
-                success: false,
-                match_index: prev_log_index,
-                conflict: None,
-            },
-            MessageBody::Heartbeat { read_context, .. } => MessageBody::HeartbeatResponse { read_context },
+            MessageBody::AppendEntries { prev_log_index, .. } => {
+                MessageBody::AppendEntriesResponse {
+                    success: false,
+                    match_index: prev_log_index,
+                    conflict: None,
+                }
+            }
+            MessageBody::Heartbeat { read_context, .. } => {
+                MessageBody::HeartbeatResponse { read_context }
+            }
             MessageBody::PreVote { .. } => MessageBody::PreVoteResponse { granted: false },
             MessageBody::RequestVote { .. } => MessageBody::RequestVoteResponse { granted: false },
             _ => return,
@@ -67,7 +74,11 @@ impl RawNode {
                 last_log_term,
             } => self.handle_pre_vote(from, msg.term, last_log_index, last_log_term),
             MessageBody::PreVoteResponse { granted } => {
-                let for_our_round = if granted { msg.term.0 == term.0 + 1 } else { msg.term == term };
+                let for_our_round = if granted {
+                    msg.term.0 == term.0 + 1
+                } else {
+                    msg.term == term
+                };
                 if for_our_round {
                     self.handle_vote_response(from, granted, true);
                 }
@@ -77,7 +88,9 @@ impl RawNode {
                 last_log_term,
                 ..
             } => self.handle_request_vote(from, last_log_index, last_log_term),
-            MessageBody::RequestVoteResponse { granted } => self.handle_vote_response(from, granted, false),
+            MessageBody::RequestVoteResponse { granted } => {
+                self.handle_vote_response(from, granted, false)
+            }
             MessageBody::AppendEntries {
                 prev_log_index,
                 prev_log_term,
@@ -85,7 +98,13 @@ impl RawNode {
                 leader_commit,
             } => {
                 self.accept_leader(msg.from);
-                self.handle_append_entries(from, prev_log_index, prev_log_term, entries, leader_commit);
+                self.handle_append_entries(
+                    from,
+                    prev_log_index,
+                    prev_log_term,
+                    entries,
+                    leader_commit,
+                );
             }
             MessageBody::AppendEntriesResponse {
                 success,

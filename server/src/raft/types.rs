@@ -7,15 +7,21 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 /// Identifies a server in the cluster. Never 0 in a real cluster.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct NodeId(pub u64);
 
 /// A Raft term (the paper's `currentTerm`). Terms only grow.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Term(pub u64);
 
 /// A position in the replicated log; the first entry has index 1, index 0 means "before the log".
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct LogIndex(pub u64);
 
 impl fmt::Display for NodeId {
@@ -177,6 +183,7 @@ pub enum MessageBody {
         /// Whether the follower's log matched at `prev_log_index` and the entries were appended.
         success: bool,
         /// On success, the index of the last entry the request covered (now matching the leader's log).
+        /// On rejection, the request's `prev_log_index` (lets the leader ignore stale rejections).
         match_index: LogIndex,
         /// On rejection, where the logs disagree.
         conflict: Option<ConflictHint>,

@@ -69,7 +69,11 @@ pub enum StorageError {
 
 impl StorageError {
     /// Wraps an IO error, naming the operation and the path; ENOSPC becomes [`StorageError::NoSpace`].
-    pub fn io(operation: &'static str, path: impl Into<PathBuf>, source: io::Error) -> StorageError {
+    pub fn io(
+        operation: &'static str,
+        path: impl Into<PathBuf>,
+        source: io::Error,
+    ) -> StorageError {
         let path = path.into();
         if source.kind() == io::ErrorKind::StorageFull {
             return StorageError::NoSpace { operation, path };

@@ -130,7 +130,8 @@ impl GroupCommitter {
         Ok(receiver)
     }
 
-    /// Queues `batch`, waiting for queue space, and waits until it is durable.
+    /// Queues `batch`, waiting for queue space, and waits until it is durable. Dropping the future after
+    /// the batch was queued does not withdraw it: it is still written.
     pub async fn persist(&self, batch: WriteBatch) -> Result<Persisted, StorageError> {
         let (reply, receiver) = oneshot::channel();
         self.sender

@@ -17,7 +17,9 @@ mod wal;
 mod tests;
 
 pub use error::StorageError;
-pub use group_commit::{GroupCommitStats, GroupCommitter, Persisted, WriteBatch, GROUP_COMMIT_QUEUE_MAX};
+pub use group_commit::{
+    GroupCommitStats, GroupCommitter, Persisted, WriteBatch, GROUP_COMMIT_QUEUE_MAX,
+};
 pub use record::RECORD_BYTES_MAX;
 pub use segment::SEGMENT_FILES_MAX;
 pub use wal::{Wal, WalOptions, SEGMENT_SIZE_BYTES_DEFAULT, UNSYNCED_BYTES_MAX};

@@ -84,7 +84,10 @@ impl std::fmt::Display for FrameError {
             FrameError::Truncated {
                 frame_bytes,
                 available_bytes,
-            } => write!(f, "frame of {frame_bytes} bytes but only {available_bytes} bytes left"),
+            } => write!(
+                f,
+                "frame of {frame_bytes} bytes but only {available_bytes} bytes left"
+            ),
             FrameError::BadLength(length) => write!(f, "impossible frame length {length}"),
             FrameError::BadChecksum => f.write_str("checksum mismatch"),
         }

@@ -216,7 +216,10 @@ mod tests {
         assert_eq!(parse_segment_file_name(&segment_file_name(42)), Some(42));
         assert!(segment_file_name(9) < segment_file_name(10));
         assert_eq!(parse_segment_file_name("wal-1.log"), None);
-        assert_eq!(parse_segment_file_name("wal-0000000000000000000x.log"), None);
+        assert_eq!(
+            parse_segment_file_name("wal-0000000000000000000x.log"),
+            None
+        );
     }
 
     #[test]
@@ -224,7 +227,10 @@ mod tests {
         let (mut bytes, _) = two_frames();
         bytes[2] ^= 0xff; // the first frame's length field
         let err = scan_segment(Path::new("seg"), &bytes, true).expect_err("corrupt");
-        assert!(matches!(err, StorageError::Corrupt { offset: 0, .. }), "{err}");
+        assert!(
+            matches!(err, StorageError::Corrupt { offset: 0, .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -234,10 +240,7 @@ mod tests {
         bytes[last] ^= 0xff;
         let scanned = scan_segment(Path::new("seg"), &bytes, true).expect("torn tail is fine");
         assert_eq!(scanned.records.len(), 1);
-        assert_eq!(
-            scanned.torn_tail.map(|t| t.offset),
-            Some(first_len as u64)
-        );
+        assert_eq!(scanned.torn_tail.map(|t| t.offset), Some(first_len as u64));
         let err = scan_segment(Path::new("seg"), &bytes, false).expect_err("not last");
         assert!(matches!(err, StorageError::Corrupt { .. }), "{err}");
     }

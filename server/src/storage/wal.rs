@@ -9,8 +9,8 @@
 
 use super::error::StorageError;
 use super::log_state::LogState;
-use super::recovery::{self, SegmentInfo};
 use super::record::{self, RecordRef, ENTRIES_PAYLOAD_OVERHEAD_BYTES, RECORD_BYTES_MAX};
+use super::recovery::{self, SegmentInfo};
 use crate::raft::types::{Entry, HardState, InitialState, LogIndex, SnapshotMeta, Term};
 use std::fs::{self, File};
 use std::io::Write;

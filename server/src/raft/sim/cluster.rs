@@ -7,13 +7,16 @@
 //! Messages produced go to `outbox`; the caller (a scripted scenario or the random network) decides
 //! what to deliver. Every observation is fed to the [`SafetyMonitor`].
 
-use super::invariants::{SafetyMonitor, Violation};
 use crate::raft::rng::SplitMix64;
+use crate::raft::safety::{SafetyMonitor, Violation};
 use crate::raft::{
     ClusterConfig, Config, Entry, HardState, InitialState, LogIndex, Message, NodeId, ProposeError,
     RawNode, ReadState, Role, Term,
 };
 use std::collections::{BTreeMap, VecDeque};
+
+/// A proposal's outcome at a node: None if the node is crashed.
+pub type ProposeOutcome = Option<Result<(LogIndex, Term), ProposeError>>;
 
 /// Bound on `Ready` rounds handled in one go (a node never produces readies forever).
 const READY_ROUNDS_MAX: usize = 64;
@@ -164,7 +167,11 @@ impl Cluster {
     }
 
     /// Runs `f` on the running core of `id` (nothing if crashed), then handles its readies.
-    fn with_node<T>(&mut self, id: NodeId, f: impl FnOnce(&mut RawNode) -> T) -> Result<Option<T>, Violation> {
+    fn with_node<T>(
+        &mut self,
+        id: NodeId,
+        f: impl FnOnce(&mut RawNode) -> T,
+    ) -> Result<Option<T>, Violation> {
         let Some(raw) = self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()) else {
             return Ok(None);
         };
@@ -181,26 +188,34 @@ impl Cluster {
 
     /// The election timer of `id` fires.
     pub fn fire_election_timeout(&mut self, id: NodeId) -> Result<(), Violation> {
-        self.with_node(id, RawNode::fire_election_timeout).map(|_| ())
+        self.with_node(id, RawNode::fire_election_timeout)
+            .map(|_| ())
     }
 
     /// The heartbeat timer of `id` fires.
     pub fn fire_heartbeat_timeout(&mut self, id: NodeId) -> Result<(), Violation> {
-        self.with_node(id, RawNode::fire_heartbeat_timeout).map(|_| ())
+        self.with_node(id, RawNode::fire_heartbeat_timeout)
+            .map(|_| ())
     }
 
     /// A client proposal at `id` (None if crashed).
-    pub fn propose(
-        &mut self,
-        id: NodeId,
-        data: Vec<u8>,
-    ) -> Result<Option<Result<(LogIndex, Term), ProposeError>>, Violation> {
+    pub fn propose(&mut self, id: NodeId, data: Vec<u8>) -> Result<ProposeOutcome, Violation> {
         self.with_node(id, |raw| raw.propose(data))
     }
 
     /// A ReadIndex request at `id` (None if crashed).
-    pub fn read_index(&mut self, id: NodeId, request_id: u64) -> Result<Option<Result<(), ProposeError>>, Violation> {
+    pub fn read_index(
+        &mut self,
+        id: NodeId,
+        request_id: u64,
+    ) -> Result<Option<Result<(), ProposeError>>, Violation> {
         self.with_node(id, |raw| raw.read_index(request_id))
+    }
+
+    /// Asks the leader `id` to hand leadership to `target` (errors are ignored: a scenario may ask anyone).
+    pub fn transfer_leadership(&mut self, id: NodeId, target: NodeId) -> Result<(), Violation> {
+        self.with_node(id, |raw| raw.transfer_leadership(target).is_ok())
+            .map(|_| ())
     }
 
     /// Hands `msg` to its receiver (dropped if the receiver is crashed).
@@ -245,7 +260,8 @@ impl Cluster {
         };
         let writes: Vec<PendingWrite> = node.unsynced.drain(..).collect();
         for write in writes {
-            node.durable.write(write.hard_state.as_ref(), &write.entries);
+            node.durable
+                .write(write.hard_state.as_ref(), &write.entries);
             self.outbox.extend(write.persisted_messages);
             if let Some(last) = write.entries.last() {
                 raw.on_persisted(last.index, last.term);
@@ -254,8 +270,10 @@ impl Cluster {
                 self.monitor.observe_applied(id, entry)?;
                 raw.on_applied(entry.index);
             }
-            self.reads_served.extend(write.read_states.into_iter().map(|r| (id, r)));
-            self.reads_aborted.extend(write.aborted_reads.into_iter().map(|r| (id, r)));
+            self.reads_served
+                .extend(write.read_states.into_iter().map(|r| (id, r)));
+            self.reads_aborted
+                .extend(write.aborted_reads.into_iter().map(|r| (id, r)));
         }
         self.drain_ready(id)?;
         self.check()
@@ -292,14 +310,22 @@ impl Cluster {
             bootstrap_config: self.bootstrap.clone(),
         };
         let seed = SplitMix64::new(self.seed ^ (id.0 << 32) ^ node.boots).next_u64();
-        let config = self.configs.get(&id).cloned().unwrap_or_else(|| Config::new(id));
+        let config = self
+            .configs
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| Config::new(id));
         node.raw = Some(RawNode::new(config, initial, seed).expect("durable state is consistent"));
         self.monitor.forget_node(id);
     }
 
     /// Scripted delivery: repeatedly fsyncs every running node and delivers every message that `allow`
     /// accepts (dropping the others) until nothing is left, up to `rounds_max` rounds.
-    pub fn deliver_all(&mut self, rounds_max: usize, allow: impl Fn(&Message) -> bool) -> Result<(), Violation> {
+    pub fn deliver_all(
+        &mut self,
+        rounds_max: usize,
+        allow: impl Fn(&Message) -> bool,
+    ) -> Result<(), Violation> {
         for _ in 0..rounds_max {
             for id in self.alive() {
                 self.fsync(id)?;

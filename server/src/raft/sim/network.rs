@@ -48,22 +48,16 @@ impl Network {
         self.groups.clear();
     }
 
-    /// Number of messages in flight.
-    pub fn len(&self) -> usize {
-        self.in_flight.len()
-    }
-
-    /// Whether nothing is in flight.
-    pub fn is_empty(&self) -> bool {
-        self.in_flight.is_empty()
-    }
-
     /// Sends `msg` at tick `now`, applying the fault rates.
     pub fn send(&mut self, msg: Message, now: u64, faults: NetworkFaults, rng: &mut SplitMix64) {
         if !self.connected(msg.from, msg.to) || rng.gen_range(0, 1000) < faults.drop_per_mille {
             return;
         }
-        let copies = if rng.gen_range(0, 1000) < faults.duplicate_per_mille { 2 } else { 1 };
+        let copies = if rng.gen_range(0, 1000) < faults.duplicate_per_mille {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
             if self.in_flight.len() >= IN_FLIGHT_MAX {
                 return;
@@ -78,6 +72,8 @@ impl Network {
     pub fn due(&mut self, now: u64) -> Vec<Message> {
         let later = self.in_flight.split_off(&(now + 1, 0));
         let due = std::mem::replace(&mut self.in_flight, later);
-        due.into_values().filter(|m| self.connected(m.from, m.to)).collect()
+        due.into_values()
+            .filter(|m| self.connected(m.from, m.to))
+            .collect()
     }
 }

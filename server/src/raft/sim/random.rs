@@ -6,10 +6,10 @@
 //! `SIM_SEED=n` replays one seed, `SIM_RUNS=n` widens the default sweep. A failure prints its seed.
 
 use super::cluster::Cluster;
-use super::invariants::Violation;
 use super::network::{Network, NetworkFaults};
 use crate::bugs::BugSet;
 use crate::raft::rng::SplitMix64;
+use crate::raft::safety::Violation;
 use crate::raft::{Config, LogIndex, NodeId, Term};
 
 /// Settings of one run.
@@ -27,6 +27,8 @@ pub struct SimOptions {
     pub partition_per_mille: u64,
     /// Per-mille chance per tick of a crash.
     pub crash_per_mille: u64,
+    /// Percent chance per tick and node of an fsync (slow disks widen the unsynced window).
+    pub fsync_percent: u64,
     /// Bug switches for every node.
     pub bugs: BugSet,
 }
@@ -36,7 +38,7 @@ impl SimOptions {
     pub fn new(nodes: u64) -> SimOptions {
         SimOptions {
             nodes,
-            fault_ticks: 400,
+            fault_ticks: 1_000,
             heal_ticks_max: 1_000,
             faults: NetworkFaults {
                 drop_per_mille: 50,
@@ -45,8 +47,25 @@ impl SimOptions {
             },
             partition_per_mille: 15,
             crash_per_mille: 8,
+            fsync_percent: 60,
             bugs: BugSet::none(),
         }
+    }
+
+    /// Swarm testing: fault rates drawn from the seed, so that different seeds stress different mixes
+    /// (calm networks, lossy ones, crash storms, slow disks).
+    pub fn swarm(seed: u64) -> SimOptions {
+        let mut rng = SplitMix64::new(seed ^ 0x5EED_5EED);
+        let mut pick = |choices: &[u64]| choices[rng.gen_range(0, choices.len() as u64) as usize];
+        let nodes = if seed % 2 == 0 { 3 } else { 5 };
+        let mut options = SimOptions::new(nodes);
+        options.faults.drop_per_mille = pick(&[0, 20, 50, 200]);
+        options.faults.duplicate_per_mille = pick(&[0, 20, 100]);
+        options.faults.delay_ticks_max = pick(&[1, 3, 8]);
+        options.partition_per_mille = pick(&[0, 5, 15, 40]);
+        options.crash_per_mille = pick(&[0, 8, 30, 60]);
+        options.fsync_percent = pick(&[10, 30, 60, 95]);
+        options
     }
 }
 
@@ -82,12 +101,33 @@ pub fn run_seed(seed: u64, options: &SimOptions) -> Result<RunStats, Violation> 
     let mut next_read = 0u64;
 
     for now in 0..options.fault_ticks {
-        inject_faults(&mut cluster, &mut network, options, &ids, &mut rng, &mut stats);
-        step_tick(&mut cluster, &mut network, now, options.faults, &ids, &mut rng)?;
+        inject_faults(
+            &mut cluster,
+            &mut network,
+            options,
+            &ids,
+            &mut rng,
+            &mut stats,
+        );
+        step_tick(
+            &mut cluster,
+            &mut network,
+            now,
+            options.faults,
+            options.fsync_percent,
+            &ids,
+            &mut rng,
+        )?;
         if rng.gen_range(0, 100) < 30 {
             if let Some(leader) = cluster.leader() {
                 next_value += 1;
                 cluster.propose(leader, next_value.to_be_bytes().to_vec())?;
+            }
+        }
+        if rng.gen_range(0, 1000) < 5 {
+            if let Some(leader) = cluster.leader() {
+                let target = ids[rng.gen_range(0, ids.len() as u64) as usize];
+                cluster.transfer_leadership(leader, target)?;
             }
         }
         if rng.gen_range(0, 100) < 10 {
@@ -110,21 +150,32 @@ pub fn run_seed(seed: u64, options: &SimOptions) -> Result<RunStats, Violation> 
     let mut probe: Option<(LogIndex, Term, u64)> = None;
     let start = options.fault_ticks;
     for now in start..start + options.heal_ticks_max {
-        step_tick(&mut cluster, &mut network, now, calm, &ids, &mut rng)?;
+        step_tick(&mut cluster, &mut network, now, calm, 60, &ids, &mut rng)?;
         if let Some((index, term, _)) = probe {
-            if cluster.monitor.applied_at(index).is_some_and(|(t, _)| *t == term) {
+            if cluster
+                .monitor
+                .applied_at(index)
+                .is_some_and(|(t, _)| *t == term)
+            {
                 stats.committed = cluster.monitor.committed_count();
                 stats.reads_served = cluster.reads_served.len();
-                stats.max_term = ids.iter().map(|id| cluster.term(*id)).max().unwrap_or_default();
+                stats.max_term = ids
+                    .iter()
+                    .map(|id| cluster.term(*id))
+                    .max()
+                    .unwrap_or_default();
                 return Ok(stats);
             }
         }
         // (Re)propose when there is no probe or its leader lost office.
-        let stale = probe.is_none_or(|(_, term, _)| cluster.leader().is_none_or(|l| cluster.term(l) != term));
+        let stale = probe
+            .is_none_or(|(_, term, _)| cluster.leader().is_none_or(|l| cluster.term(l) != term));
         if stale {
             if let Some(leader) = cluster.leader() {
                 next_value += 1;
-                if let Some(Ok((index, term))) = cluster.propose(leader, next_value.to_be_bytes().to_vec())? {
+                if let Some(Ok((index, term))) =
+                    cluster.propose(leader, next_value.to_be_bytes().to_vec())?
+                {
                     probe = Some((index, term, now));
                 }
             }
@@ -151,7 +202,11 @@ fn inject_faults(
         match rng.gen_range(0, 3) {
             0 => network.heal(),
             1 => {
-                let minority: Vec<NodeId> = ids.iter().copied().filter(|_| rng.gen_range(0, 2) == 0).collect();
+                let minority: Vec<NodeId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.gen_range(0, 2) == 0)
+                    .collect();
                 network.partition(&minority);
             }
             _ => {
@@ -181,6 +236,7 @@ fn step_tick(
     network: &mut Network,
     now: u64,
     faults: NetworkFaults,
+    fsync_percent: u64,
     ids: &[NodeId],
     rng: &mut SplitMix64,
 ) -> Result<(), Violation> {
@@ -189,7 +245,7 @@ fn step_tick(
     }
     for id in ids {
         cluster.tick(*id)?;
-        if rng.gen_range(0, 100) < 60 {
+        if rng.gen_range(0, 100) < fsync_percent {
             cluster.fsync(*id)?;
         }
     }
@@ -220,8 +276,8 @@ mod tests {
     fn random_runs_keep_every_safety_property_and_recover() {
         let mut totals = RunStats::default();
         for seed in seeds_from_env(300) {
-            let nodes = if seed % 2 == 0 { 3 } else { 5 };
-            let options = SimOptions::new(nodes);
+            let options = SimOptions::swarm(seed);
+            let nodes = options.nodes;
             match run_seed(seed, &options) {
                 Ok(stats) => {
                     totals.committed += stats.committed;
@@ -238,7 +294,10 @@ mod tests {
         // The runs did real work: entries committed, crashes happened, reads were served, elections ran.
         assert!(totals.committed > 0, "no entry committed: {totals:?}");
         if std::env::var("SIM_SEED").is_err() {
-            assert!(totals.crashes > 0 && totals.reads_served > 0 && totals.max_term > Term(1), "{totals:?}");
+            assert!(
+                totals.crashes > 0 && totals.reads_served > 0 && totals.max_term > Term(1),
+                "{totals:?}"
+            );
         }
     }
 
@@ -247,9 +306,9 @@ mod tests {
         let mut options = SimOptions::new(3);
         options.bugs = [Bug::VoteAnyLog].into_iter().collect();
         let found = (0..200).find_map(|seed| match run_seed(seed, &options) {
-            Err(v @ (Violation::LeaderCompleteness { .. } | Violation::StateMachineSafety { .. })) => {
-                Some((seed, v))
-            }
+            Err(
+                v @ (Violation::LeaderCompleteness { .. } | Violation::StateMachineSafety { .. }),
+            ) => Some((seed, v)),
             _ => None,
         });
         assert!(found.is_some(), "VoteAnyLog was never caught in 200 seeds");

@@ -1,0 +1,749 @@
+//! Scripted scenarios of the Raft paper's cases, each with explicit message delivery: elections and the
+//! vote rule, durable votes, conflict backtracking with hints, Figure 8 (with and without
+//! `CommitOldTerm`), pre-vote against term inflation, check-quorum, the leader lease, ReadIndex,
+//! batching/pipelining limits, crash recovery and leadership transfer.
+
+use super::cluster::Cluster;
+use crate::bugs::{Bug, BugSet};
+use crate::raft::safety::Violation;
+use crate::raft::{
+    ClusterConfig, Config, Entry, EntryPayload, HardState, InitialState, LogIndex, Message,
+    MessageBody, NodeId, ProposeError, RawNode, ReadState, Role, Term,
+};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+
+const N1: NodeId = NodeId(1);
+const N2: NodeId = NodeId(2);
+const N3: NodeId = NodeId(3);
+const N4: NodeId = NodeId(4);
+const N5: NodeId = NodeId(5);
+
+/// The paper's protocol without the thesis extensions (pre-vote, check-quorum, lease).
+fn paper_config(id: NodeId) -> Config {
+    Config {
+        pre_vote: false,
+        check_quorum: false,
+        ..Config::new(id)
+    }
+}
+
+fn with_bugs(config: Config, bugs: &[Bug]) -> Config {
+    Config {
+        bugs: bugs.iter().copied().collect::<BugSet>(),
+        ..config
+    }
+}
+
+fn entry(index: u64, term: u64) -> Entry {
+    Entry {
+        term: Term(term),
+        index: LogIndex(index),
+        payload: EntryPayload::Command(vec![index as u8, term as u8]),
+    }
+}
+
+/// A node's durable state with the given entry terms (index 1 onward), term and commit index.
+fn recovered(terms: &[u64], term: u64, commit: u64, voters: u64) -> InitialState {
+    InitialState {
+        hard_state: HardState {
+            term: Term(term),
+            voted_for: None,
+            commit_index: LogIndex(commit),
+        },
+        entries: terms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| entry(i as u64 + 1, *t))
+            .collect(),
+        snapshot_meta: None,
+        bootstrap_config: ClusterConfig::with_voters((1..=voters).map(NodeId)),
+    }
+}
+
+fn among(ids: &'static [NodeId]) -> impl Fn(&Message) -> bool {
+    move |m| ids.contains(&m.from) && ids.contains(&m.to)
+}
+
+/// Elects `id` by firing its election timeout and delivering everything.
+fn elect(cluster: &mut Cluster, id: NodeId) -> Result<(), Violation> {
+    cluster.fire_election_timeout(id)?;
+    cluster.stabilize()?;
+    assert_eq!(cluster.leader(), Some(id), "{id} should have won");
+    Ok(())
+}
+
+fn message(from: NodeId, to: NodeId, term: u64, body: MessageBody) -> Message {
+    Message {
+        from,
+        to,
+        term: Term(term),
+        body,
+    }
+}
+
+#[test]
+fn election_commits_a_noop_and_followers_learn_the_commit() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, Config::new, 1);
+    elect(&mut c, N1)?;
+    assert_eq!(c.term(N1), Term(1), "pre-vote does not spend a term");
+    for id in [N2, N3] {
+        assert_eq!(c.node(id).status().leader, Some(N1));
+        assert_eq!(c.node(id).status().role, Role::Follower);
+    }
+    assert_eq!(
+        c.node(N1).status().commit_index,
+        LogIndex(1),
+        "the Noop commits"
+    );
+    assert_eq!(c.node(N1).log_entries()[0].payload, EntryPayload::Noop);
+    c.fire_heartbeat_timeout(N1)?;
+    c.stabilize()?;
+    for id in [N2, N3] {
+        assert_eq!(
+            c.node(id).status().commit_index,
+            LogIndex(1),
+            "heartbeats carry the commit"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn ticks_alone_elect_exactly_one_leader_with_randomized_timeouts() -> Result<(), Violation> {
+    for seed in 0..20 {
+        let mut c = Cluster::new(5, Config::new, seed);
+        let timeouts: Vec<u64> = c
+            .alive()
+            .iter()
+            .map(|id| c.node(*id).randomized_election_timeout_ticks)
+            .collect();
+        assert!(
+            timeouts.iter().all(|t| (15..30).contains(t)),
+            "{timeouts:?}"
+        );
+        let mut ticks = 0;
+        while c.leader().is_none() && ticks < 200 {
+            for id in c.alive() {
+                c.tick(id)?;
+            }
+            c.stabilize()?;
+            ticks += 1;
+        }
+        assert!(
+            c.leader().is_some(),
+            "seed {seed}: no leader after 200 ticks"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_vote_is_durable_before_it_is_sent_and_given_once_per_term() {
+    let initial = recovered(&[], 0, 0, 3);
+    let mut node = RawNode::new(paper_config(N2), initial, 7).expect("valid");
+    let request = |from: NodeId| {
+        message(
+            from,
+            N2,
+            1,
+            MessageBody::RequestVote {
+                last_log_index: LogIndex(0),
+                last_log_term: Term(0),
+                leadership_transfer: false,
+            },
+        )
+    };
+    node.step(request(N1));
+    let ready = node.ready();
+    assert!(
+        ready.messages.is_empty(),
+        "a vote must not leave before it is durable"
+    );
+    assert_eq!(
+        ready.hard_state,
+        Some(HardState {
+            term: Term(1),
+            voted_for: Some(N1),
+            commit_index: LogIndex(0)
+        })
+    );
+    assert_eq!(
+        ready.persisted_messages,
+        vec![message(
+            N2,
+            N1,
+            1,
+            MessageBody::RequestVoteResponse { granted: true }
+        )]
+    );
+    node.step(request(N3));
+    assert_eq!(
+        node.ready().persisted_messages,
+        vec![message(
+            N2,
+            N3,
+            1,
+            MessageBody::RequestVoteResponse { granted: false }
+        )],
+        "one vote per term"
+    );
+    node.step(request(N1));
+    assert_eq!(
+        node.ready().persisted_messages,
+        vec![message(
+            N2,
+            N1,
+            1,
+            MessageBody::RequestVoteResponse { granted: true }
+        )],
+        "a repeated request from the same candidate is granted again"
+    );
+}
+
+#[test]
+fn the_vote_rule_compares_last_term_then_last_index() {
+    for (bugs, expect_stale_granted) in [(vec![], false), (vec![Bug::VoteAnyLog], true)] {
+        let vote = |last_index: u64, last_term: u64| {
+            let mut node = RawNode::new(
+                with_bugs(paper_config(N2), &bugs),
+                recovered(&[1, 2], 2, 0, 3),
+                1,
+            )
+            .expect("valid");
+            node.step(message(
+                N1,
+                N2,
+                3,
+                MessageBody::RequestVote {
+                    last_log_index: LogIndex(last_index),
+                    last_log_term: Term(last_term),
+                    leadership_transfer: false,
+                },
+            ));
+            node.ready().persisted_messages
+                == vec![message(
+                    N2,
+                    N1,
+                    3,
+                    MessageBody::RequestVoteResponse { granted: true },
+                )]
+        };
+        assert_eq!(
+            vote(5, 1),
+            expect_stale_granted,
+            "longer log, older last term"
+        );
+        assert_eq!(
+            vote(1, 2),
+            expect_stale_granted,
+            "same last term, shorter log"
+        );
+        assert!(vote(2, 2), "equal logs");
+        assert!(vote(1, 3), "newer last term");
+    }
+}
+
+/// Node 1 commits entries with node 2 while node 3 is cut off; then node 1 dies and node 3 campaigns.
+fn stale_candidate_scenario(bugs: &[Bug]) -> Result<Cluster, Violation> {
+    let mut c = Cluster::new(3, |id| with_bugs(paper_config(id), bugs), 3);
+    c.fire_election_timeout(N1)?;
+    c.deliver_all(50, among(&[N1, N2]))?;
+    assert_eq!(c.leader(), Some(N1));
+    for value in 0..3u8 {
+        c.propose(N1, vec![value])?;
+    }
+    c.deliver_all(50, among(&[N1, N2]))?;
+    assert_eq!(c.node(N1).status().commit_index, LogIndex(4));
+    c.crash(N1);
+    // Node 2 already voted in term 1, so node 3 may need a second election.
+    for _ in 0..3 {
+        c.fire_election_timeout(N3)?;
+        c.deliver_all(50, among(&[N2, N3]))?;
+    }
+    Ok(c)
+}
+
+#[test]
+fn vote_any_log_elects_a_leader_without_committed_entries_and_the_monitor_catches_it(
+) -> Result<(), Violation> {
+    let c = stale_candidate_scenario(&[])?;
+    assert_ne!(
+        c.leader(),
+        Some(N3),
+        "node 3's log is stale: node 2 must refuse"
+    );
+    match stale_candidate_scenario(&[Bug::VoteAnyLog]) {
+        Err(Violation::LeaderCompleteness { node, index, .. }) => {
+            assert_eq!((node, index), (N3, LogIndex(1)));
+            Ok(())
+        }
+        other => panic!(
+            "expected a Leader Completeness violation, got {:?}",
+            other.map(|c| c.leader())
+        ),
+    }
+}
+
+/// Counts AppendEntries rejections while delivering everything.
+fn count_rejections(c: &mut Cluster) -> Result<u32, Violation> {
+    let rejections = Cell::new(0);
+    c.deliver_all(200, |m| {
+        if let MessageBody::AppendEntriesResponse { success: false, .. } = m.body {
+            rejections.set(rejections.get() + 1);
+        }
+        true
+    })?;
+    Ok(rejections.get())
+}
+
+#[test]
+fn conflict_hints_skip_a_whole_term_per_round_trip() -> Result<(), Violation> {
+    // Leader-to-be: 1 entry of term 1, 50 of term 3. Node 3: 100 entries of stale term 2.
+    let good: Vec<u64> = std::iter::once(1)
+        .chain(std::iter::repeat_n(3, 50))
+        .collect();
+    let stale: Vec<u64> = std::iter::once(1)
+        .chain(std::iter::repeat_n(2, 100))
+        .collect();
+    let short = vec![1];
+    for (follower_log, rejections_max) in [(stale, 1), (short, 1)] {
+        let initial = BTreeMap::from([
+            (N1, recovered(&good, 3, 1, 3)),
+            (N2, recovered(&good, 3, 1, 3)),
+            (N3, recovered(&follower_log, 3, 1, 3)),
+        ]);
+        let mut c = Cluster::with_initial(initial, paper_config, 5);
+        c.fire_election_timeout(N1)?;
+        let rejections = count_rejections(&mut c)?;
+        assert!(
+            rejections <= rejections_max,
+            "{rejections} rejections; hints should need {rejections_max}"
+        );
+        assert_eq!(
+            c.node(N3).log_entries(),
+            c.node(N1).log_entries(),
+            "node 3 caught up"
+        );
+    }
+    Ok(())
+}
+
+/// Raft Figure 8: S1 (term 4) replicates its term-2 entry at index 2 to S3, then S5 (log 2@3) wins with
+/// S3 and S4 and overwrites it. Returns the cluster if no violation was seen.
+fn figure_8(bugs: &[Bug]) -> Result<Cluster, Violation> {
+    let initial = BTreeMap::from([
+        (N1, recovered(&[1, 2], 3, 1, 5)),
+        (N2, recovered(&[1, 2], 3, 1, 5)),
+        (N3, recovered(&[1], 3, 1, 5)),
+        (N4, recovered(&[1], 3, 1, 5)),
+        (N5, recovered(&[1, 3], 3, 1, 5)),
+    ]);
+    let config = |id| Config {
+        max_entries_per_append: 1,
+        ..with_bugs(paper_config(id), bugs)
+    };
+    let mut c = Cluster::with_initial(initial, config, 8);
+    // (c) S1 wins term 4 with S2 and S3; only index 2 (not the new Noop at 3) reaches S3. The first
+    // probe to S3 (after index 2, carrying the Noop) is let through because S3 rejects it: too short.
+    c.fire_election_timeout(N1)?;
+    let probes_to_s3 = Cell::new(0);
+    c.deliver_all(50, |m| {
+        let noop_to_s3 = m.to == N3
+            && matches!(&m.body, MessageBody::AppendEntries { entries, .. }
+                if entries.iter().any(|e| e.index > LogIndex(2)));
+        if noop_to_s3 {
+            probes_to_s3.set(probes_to_s3.get() + 1);
+        }
+        among(&[N1, N2, N3])(m) && (!noop_to_s3 || probes_to_s3.get() == 1)
+    })?;
+    assert_eq!(c.leader(), Some(N1));
+    assert_eq!(c.term(N1), Term(4));
+    assert_eq!(
+        c.node(N3).log_entries().len(),
+        2,
+        "index 2 is on a majority: S1, S2, S3"
+    );
+    let s1_commit = c.node(N1).status().commit_index;
+    assert_eq!(
+        s1_commit > LogIndex(1),
+        bugs.contains(&Bug::CommitOldTerm),
+        "S1 may commit index 2 by counting replicas only with the bug"
+    );
+    // (d) S1 crashes; S5 wins with S3 and S4 and overwrites index 2.
+    c.crash(N1);
+    for _ in 0..5 {
+        if c.leader() == Some(N5) {
+            break;
+        }
+        c.fire_election_timeout(N5)?;
+        c.deliver_all(50, among(&[N3, N4, N5]))?;
+    }
+    assert_eq!(c.leader(), Some(N5));
+    c.fire_heartbeat_timeout(N5)?;
+    c.deliver_all(50, among(&[N2, N3, N4, N5]))?;
+    c.restart(N1);
+    c.fire_heartbeat_timeout(N5)?;
+    c.stabilize()?;
+    Ok(c)
+}
+
+#[test]
+fn figure_8_an_old_term_entry_is_not_committed_by_counting_replicas() -> Result<(), Violation> {
+    let c = figure_8(&[])?;
+    for id in [N1, N2, N3, N4, N5] {
+        let log = c.node(id).log_entries();
+        assert_eq!(
+            log[1].term,
+            Term(3),
+            "node {id}: S5's entry 2@3 won everywhere"
+        );
+        assert_eq!(
+            c.node(id).status().commit_index,
+            c.node(N5).status().commit_index
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn figure_8_with_commit_old_term_breaks_safety_and_is_caught() {
+    match figure_8(&[Bug::CommitOldTerm]) {
+        Err(
+            Violation::LeaderCompleteness { index, .. }
+            | Violation::StateMachineSafety { index, .. },
+        ) => {
+            assert_eq!(index, LogIndex(2));
+        }
+        other => panic!(
+            "expected a safety violation at index 2, got {:?}",
+            other.map(|c| c.leader())
+        ),
+    }
+}
+
+/// Node 3 is cut off and times out `rounds` times; returns the cluster and node 3's term before.
+fn isolated_node_times_out(
+    config: fn(NodeId) -> Config,
+    rounds: u64,
+) -> Result<(Cluster, u64), Violation> {
+    let mut c = Cluster::new(3, config, 11);
+    elect(&mut c, N1)?;
+    let before = c.term(N3).0;
+    for _ in 0..rounds {
+        c.fire_election_timeout(N3)?;
+        c.deliver_all(10, among(&[N1, N2]))?;
+    }
+    Ok((c, before))
+}
+
+#[test]
+fn pre_vote_keeps_a_partitioned_node_from_inflating_its_term() -> Result<(), Violation> {
+    let (mut c, before) = isolated_node_times_out(Config::new, 10)?;
+    assert_eq!(c.term(N3).0, before, "pre-votes change no term");
+    // Rejoining does not disturb the leader.
+    c.fire_heartbeat_timeout(N1)?;
+    c.stabilize()?;
+    assert_eq!(c.leader(), Some(N1));
+    assert_eq!(c.term(N1).0, before);
+    assert_eq!(c.node(N3).status().leader, Some(N1));
+
+    let (c, before) = isolated_node_times_out(paper_config, 10)?;
+    assert_eq!(
+        c.term(N3).0,
+        before + 10,
+        "without pre-vote every timeout spends a term"
+    );
+    Ok(())
+}
+
+#[test]
+fn check_quorum_makes_an_isolated_leader_step_down_and_abort_its_reads() -> Result<(), Violation> {
+    for check_quorum in [true, false] {
+        let mut c = Cluster::new(
+            3,
+            |id| Config {
+                check_quorum,
+                ..Config::new(id)
+            },
+            12,
+        );
+        elect(&mut c, N1)?;
+        c.read_index(N1, 42)?;
+        for _ in 0..2 * Config::new(N1).election_timeout_ticks_min {
+            c.tick(N1)?;
+            c.deliver_all(10, among(&[N2, N3]))?;
+        }
+        let role = c.node(N1).status().role;
+        if check_quorum {
+            assert_eq!(role, Role::Follower);
+            c.fsync(N1)?;
+            assert_eq!(c.reads_aborted, vec![(N1, 42)]);
+        } else {
+            assert_eq!(role, Role::Leader, "without check-quorum nothing notices");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_follower_with_a_live_leader_ignores_vote_requests_unless_transferring() -> Result<(), Violation>
+{
+    let mut c = Cluster::new(3, Config::new, 13);
+    elect(&mut c, N1)?;
+    let request = |transfer| {
+        message(
+            N3,
+            N2,
+            5,
+            MessageBody::RequestVote {
+                last_log_index: LogIndex(9),
+                last_log_term: Term(4),
+                leadership_transfer: transfer,
+            },
+        )
+    };
+    c.deliver(request(false))?;
+    assert_eq!(
+        c.term(N2),
+        Term(1),
+        "ignored: node 2 heard from its leader recently"
+    );
+    c.deliver(request(true))?;
+    assert_eq!(c.term(N2), Term(5));
+    assert_eq!(c.node(N2).hard_state().voted_for, Some(N3));
+    Ok(())
+}
+
+#[test]
+fn a_stale_leader_learns_the_newer_term_from_an_answer() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, Config::new, 14);
+    elect(&mut c, N1)?;
+    // Node 2 moved on to term 7 (say it campaigned during a partition).
+    c.deliver(message(N3, N2, 7, MessageBody::TimeoutNow))?;
+    c.crash(N3);
+    c.fsync(N2)?;
+    c.outbox.clear();
+    c.fire_heartbeat_timeout(N1)?;
+    c.stabilize()?;
+    assert_eq!(c.node(N1).status().role, Role::Follower);
+    assert!(
+        c.term(N1) >= Term(8),
+        "node 1 adopted the newer term: {}",
+        c.term(N1)
+    );
+    Ok(())
+}
+
+#[test]
+fn read_index_waits_for_a_heartbeat_quorum() -> Result<(), Violation> {
+    let mut c = Cluster::new(5, Config::new, 15);
+    elect(&mut c, N1)?;
+    c.propose(N1, b"x".to_vec())?;
+    c.stabilize()?;
+    assert_eq!(c.node(N1).status().commit_index, LogIndex(2));
+    c.read_index(N1, 7)?;
+    // Only node 2 answers: the leader plus one is not a majority of five.
+    c.deliver_all(10, |m| m.from == N2 || m.to == N2)?;
+    assert!(
+        c.reads_served.is_empty(),
+        "served without a quorum: {:?}",
+        c.reads_served
+    );
+    // Node 3's answer to the next heartbeat (which carries the round) completes the quorum.
+    c.fire_heartbeat_timeout(N1)?;
+    c.deliver_all(10, |m| m.from == N3 || m.to == N3)?;
+    c.fsync(N1)?;
+    assert_eq!(
+        c.reads_served,
+        vec![(
+            N1,
+            ReadState {
+                request_id: 7,
+                index: LogIndex(2)
+            }
+        )]
+    );
+    assert_eq!(
+        c.read_index(N2, 8)?,
+        Some(Err(ProposeError::NotLeader {
+            leader_hint: Some(N1)
+        }))
+    );
+    Ok(())
+}
+
+#[test]
+fn a_new_leader_serves_reads_only_after_committing_in_its_term() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, Config::new, 16);
+    elect(&mut c, N1)?;
+    c.propose(N1, b"x".to_vec())?;
+    c.stabilize()?;
+    // Node 2 takes over; a read arrives before its Noop commits.
+    c.deliver(message(N1, N2, 1, MessageBody::TimeoutNow))?;
+    c.deliver_all(10, |m| {
+        matches!(
+            m.body,
+            MessageBody::RequestVote { .. } | MessageBody::RequestVoteResponse { .. }
+        )
+    })?;
+    assert_eq!(c.leader(), Some(N2));
+    c.outbox.clear();
+    c.read_index(N2, 9)?;
+    c.fire_heartbeat_timeout(N2)?;
+    c.deliver_all(10, |m| {
+        matches!(
+            m.body,
+            MessageBody::Heartbeat { .. } | MessageBody::HeartbeatResponse { .. }
+        )
+    })?;
+    assert!(
+        c.reads_served.is_empty(),
+        "read index must not predate the term's first commit"
+    );
+    c.fire_heartbeat_timeout(N2)?;
+    c.stabilize()?;
+    c.fire_heartbeat_timeout(N2)?;
+    c.stabilize()?;
+    assert_eq!(
+        c.reads_served,
+        vec![(
+            N2,
+            ReadState {
+                request_id: 9,
+                index: LogIndex(3)
+            }
+        )]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_single_node_serves_reads_without_a_round_trip() -> Result<(), Violation> {
+    let mut c = Cluster::new(1, Config::new, 17);
+    c.fire_election_timeout(N1)?;
+    c.fsync(N1)?;
+    assert_eq!(c.leader(), Some(N1));
+    c.fsync(N1)?;
+    assert_eq!(
+        c.node(N1).status().commit_index,
+        LogIndex(1),
+        "commits once durable"
+    );
+    c.read_index(N1, 1)?;
+    c.fsync(N1)?;
+    assert_eq!(
+        c.reads_served,
+        vec![(
+            N1,
+            ReadState {
+                request_id: 1,
+                index: LogIndex(1)
+            }
+        )]
+    );
+    Ok(())
+}
+
+#[test]
+fn appends_are_batched_and_the_pipeline_window_is_bounded() -> Result<(), Violation> {
+    let config = |id| Config {
+        max_entries_per_append: 4,
+        max_inflight_appends: 2,
+        ..Config::new(id)
+    };
+    let mut c = Cluster::new(3, config, 18);
+    elect(&mut c, N1)?;
+    for value in 0..20u8 {
+        c.propose(N1, vec![value])?;
+    }
+    let to_n2 = |c: &Cluster| {
+        c.outbox
+            .iter()
+            .filter(|m| m.to == N2 && matches!(m.body, MessageBody::AppendEntries { .. }))
+            .count()
+    };
+    assert_eq!(to_n2(&c), 2, "window of two appends in flight");
+    let largest = Cell::new(0);
+    c.deliver_all(100, |m| {
+        if let MessageBody::AppendEntries { entries, .. } = &m.body {
+            largest.set(largest.get().max(entries.len()));
+        }
+        true
+    })?;
+    assert_eq!(
+        largest.get(),
+        4,
+        "batches fill up to max_entries_per_append"
+    );
+    assert_eq!(c.node(N1).status().commit_index, LogIndex(21));
+    assert_eq!(c.propose(N1, vec![0])?.map(|r| r.is_ok()), Some(true));
+    Ok(())
+}
+
+#[test]
+fn too_many_pending_proposals_are_refused() -> Result<(), Violation> {
+    let config = |id| Config {
+        max_pending_proposals: 3,
+        ..Config::new(id)
+    };
+    let mut c = Cluster::new(3, config, 19);
+    elect(&mut c, N1)?;
+    for value in 0..3u8 {
+        assert!(matches!(c.propose(N1, vec![value])?, Some(Ok(_))));
+    }
+    assert_eq!(
+        c.propose(N1, vec![9])?,
+        Some(Err(ProposeError::TooManyPending))
+    );
+    c.stabilize()?;
+    assert!(
+        matches!(c.propose(N1, vec![9])?, Some(Ok(_))),
+        "accepted again once committed"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_crash_loses_exactly_the_unsynced_writes() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, Config::new, 20);
+    elect(&mut c, N1)?;
+    c.propose(N1, b"synced".to_vec())?;
+    c.stabilize()?;
+    c.propose(N1, b"unsynced".to_vec())?;
+    // The append reaches node 2, which crashes before its fsync.
+    let appends: Vec<Message> = std::mem::take(&mut c.outbox);
+    for m in appends.into_iter().filter(|m| m.to == N2) {
+        c.deliver(m)?;
+    }
+    assert_eq!(c.node(N2).status().last_index, LogIndex(3));
+    c.crash(N2);
+    c.crash(N1);
+    c.restart(N2);
+    c.restart(N1);
+    assert_eq!(
+        c.node(N2).status().last_index,
+        LogIndex(2),
+        "only durable entries survive"
+    );
+    assert_eq!(c.node(N1).status().last_index, LogIndex(2));
+    assert_eq!(c.term(N2), Term(1), "the durable hard state survives");
+    Ok(())
+}
+
+#[test]
+fn leadership_transfer_hands_over_to_an_up_to_date_target() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, Config::new, 21);
+    elect(&mut c, N1)?;
+    let raw = c
+        .nodes
+        .get_mut(&N1)
+        .and_then(|n| n.raw.as_mut())
+        .expect("running");
+    assert_eq!(raw.transfer_leadership(N2), Ok(()));
+    assert_eq!(raw.propose(vec![1]), Err(ProposeError::TransferInProgress));
+    c.stabilize()?;
+    assert_eq!(c.leader(), Some(N2));
+    assert_eq!(c.term(N2), Term(2));
+    Ok(())
+}

@@ -4,7 +4,9 @@
 //! old segment durably); without it, everything written. Failures print the minimal op sequence;
 //! replay with PROPTEST_RNG_SEED=<seed>, widen with PROPTEST_CASES=<n>.
 
-use crate::raft::types::{Entry, EntryPayload, HardState, InitialState, LogIndex, SnapshotMeta, Term};
+use crate::raft::types::{
+    Entry, EntryPayload, HardState, InitialState, LogIndex, SnapshotMeta, Term,
+};
 use crate::storage::{Wal, WalOptions};
 use proptest::prelude::*;
 use std::path::Path;
@@ -21,7 +23,10 @@ enum Op {
     /// Drop the WAL without syncing and reopen it.
     Crash,
     /// Compact `back` positions before the end; `conflicting` gives the snapshot a different term.
-    Compact { back: u64, conflicting: bool },
+    Compact {
+        back: u64,
+        conflicting: bool,
+    },
 }
 
 fn op_strategy() -> impl Strategy<Value = Op> {
@@ -123,7 +128,8 @@ fn run_ops(dir: &Path, options: &WalOptions, ops: &[Op]) {
                     commit_index: LogIndex(start),
                 });
                 let segments_before = wal.segment_count();
-                wal.append(hard_state.as_ref(), &new_entries).expect("append");
+                wal.append(hard_state.as_ref(), &new_entries)
+                    .expect("append");
                 if wal.segment_count() != segments_before {
                     // The rollover sealed (wrote and fsynced) everything before this append.
                     durable = current.clone();
@@ -152,7 +158,11 @@ fn run_ops(dir: &Path, options: &WalOptions, ops: &[Op]) {
                 let term = current.term_at(index).unwrap_or(Term(0));
                 let meta = SnapshotMeta {
                     last_included_index: LogIndex(index),
-                    last_included_term: if *conflicting { Term(term.0 + 100) } else { term },
+                    last_included_term: if *conflicting {
+                        Term(term.0 + 100)
+                    } else {
+                        term
+                    },
                     config: Default::default(),
                 };
                 wal.compact(&meta).expect("compact");
@@ -167,8 +177,16 @@ fn run_ops(dir: &Path, options: &WalOptions, ops: &[Op]) {
     durable.assert_recovered(&initial, &wal);
 }
 
+/// 48 cases by default (fast enough for CI); PROPTEST_CASES widens the search.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(48)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn wal_agrees_with_an_in_memory_model(

@@ -65,11 +65,17 @@ fn appends_that_leave_a_gap_or_are_not_contiguous_are_refused_without_writing() 
     let (mut wal, _) = open(dir.path());
     wal.append(None, &entries(1, 2, 1)).expect("append");
     let gap = wal.append(None, &entries(4, 4, 1));
-    assert!(matches!(gap, Err(StorageError::InvalidRequest(_))), "{gap:?}");
+    assert!(
+        matches!(gap, Err(StorageError::InvalidRequest(_))),
+        "{gap:?}"
+    );
     let mut broken = entries(3, 3, 1);
     broken.extend(entries(5, 5, 1));
     let not_contiguous = wal.append(None, &broken);
-    assert!(matches!(not_contiguous, Err(StorageError::InvalidRequest(_))));
+    assert!(matches!(
+        not_contiguous,
+        Err(StorageError::InvalidRequest(_))
+    ));
     // The WAL is still usable and the refused appends left no trace.
     wal.append(None, &entries(3, 3, 1)).expect("append");
     drop(wal);
@@ -146,7 +152,8 @@ fn torn_tail_is_cut_off_and_the_log_stays_usable() {
             good_bytes,
             "cut at {cut}: file not trimmed to the last good record"
         );
-        wal.append(None, &entries(5, 5, 2)).expect("append after cut");
+        wal.append(None, &entries(5, 5, 2))
+            .expect("append after cut");
         wal.sync().expect("sync");
         drop(wal);
         let (_, initial) = open(dir.path());
@@ -179,8 +186,14 @@ fn corrupt_record_in_the_middle_refuses_to_open_naming_file_and_offset() {
     fs::write(segment, &bytes).expect("write");
     let err = Wal::open(dir.path(), WalOptions::default()).expect_err("must refuse");
     let message = err.to_string();
-    assert!(matches!(err, StorageError::Corrupt { offset: 0, .. }), "{message}");
-    assert!(message.contains(&segment.display().to_string()), "{message}");
+    assert!(
+        matches!(err, StorageError::Corrupt { offset: 0, .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains(&segment.display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("offset 0"), "{message}");
     // Nothing was cut: the damaged file is left for the operator.
     assert_eq!(fs::read(segment).expect("read"), bytes);
@@ -198,7 +211,10 @@ fn damage_at_the_end_of_a_segment_that_is_not_the_last_is_corruption() {
     let files = segment_files(dir.path());
     assert!(files.len() >= 2);
     let first_bytes = fs::metadata(&files[0]).expect("stat").len();
-    let file = OpenOptions::new().write(true).open(&files[0]).expect("open");
+    let file = OpenOptions::new()
+        .write(true)
+        .open(&files[0])
+        .expect("open");
     file.set_len(first_bytes - 2).expect("cut");
     drop(file);
     let err = Wal::open(dir.path(), small_segments()).expect_err("must refuse");
@@ -295,7 +311,8 @@ fn skip_fsync_in_unsafe_mode_makes_sync_a_no_op() {
 fn compaction_drops_covered_entries_and_deletes_old_segments() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut wal, _) = Wal::open(dir.path(), small_segments()).expect("open");
-    wal.append(Some(&hard_state(3, 0)), &[]).expect("hard state");
+    wal.append(Some(&hard_state(3, 0)), &[])
+        .expect("hard state");
     for index in 1..=40 {
         wal.append(None, &entries(index, index, 1)).expect("append");
     }
@@ -378,4 +395,52 @@ fn data_dir_that_cannot_be_created_is_an_error_naming_it() {
         err.to_string().contains(&data_dir.display().to_string()),
         "{err}"
     );
+}
+
+#[test]
+fn unsynced_bytes_in_unsafe_mode_are_bounded_by_writeback() {
+    // With sync a no-op, only the writeback bound moves bytes to the file; a crash keeps a prefix.
+    let options = WalOptions {
+        skip_fsync: true,
+        ..unsafe_options()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut wal, _) = Wal::open(dir.path(), options.clone()).expect("open");
+    let big = |index: u64| crate::raft::types::Entry {
+        term: Term(1),
+        index: LogIndex(index),
+        payload: crate::raft::types::EntryPayload::Command(vec![9; 64 * 1024]),
+    };
+    let count = (crate::storage::UNSYNCED_BYTES_MAX / (64 * 1024)) as u64 + 4;
+    for index in 1..=count {
+        wal.append(None, &[big(index)]).expect("append");
+    }
+    drop(wal);
+    let (_, initial) = Wal::open(dir.path(), options).expect("reopen");
+    let kept = initial.entries.len() as u64;
+    assert!(kept > 0 && kept < count, "kept {kept} of {count}");
+    assert_eq!(initial.entries, (1..=kept).map(big).collect::<Vec<_>>());
+}
+
+#[test]
+fn batches_larger_than_one_record_are_split_and_single_huge_entries_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut wal, _) = open(dir.path());
+    let entry = |index: u64, bytes: usize| crate::raft::types::Entry {
+        term: Term(1),
+        index: LogIndex(index),
+        payload: crate::raft::types::EntryPayload::Command(vec![3; bytes]),
+    };
+    let third = crate::storage::RECORD_BYTES_MAX / 3;
+    let batch: Vec<_> = (1..=4).map(|index| entry(index, third)).collect();
+    wal.append(None, &batch).expect("append split over records");
+    let too_big = wal.append(None, &[entry(5, crate::storage::RECORD_BYTES_MAX)]);
+    assert!(
+        matches!(too_big, Err(StorageError::InvalidRequest(_))),
+        "{too_big:?}"
+    );
+    wal.sync().expect("sync");
+    drop(wal);
+    let (_, initial) = open(dir.path());
+    assert_eq!(initial.entries, batch);
 }

@@ -2,8 +2,8 @@
 //! Append-Only, Log Matching, Leader Completeness and State Machine Safety.
 //!
 //! Pure observation: the monitor is fed node states, handed-out `Ready` entries and applied entries, and
-//! returns a [`Violation`] as soon as one property breaks. It never changes the nodes, so a stateright model
-//! can call the same functions on its states.
+//! returns a [`Violation`] as soon as one property breaks. It never changes the nodes. The simulation
+//! tests use it after every step; a stateright model or another test harness can call the same functions.
 
 use crate::raft::{Entry, EntryPayload, LogIndex, NodeId, RawNode, Role, Term};
 use std::collections::BTreeMap;
@@ -134,7 +134,8 @@ impl SafetyMonitor {
                 }
                 Some(_) => {}
                 None => {
-                    self.entries_seen.insert((entry.index, entry.term), identity);
+                    self.entries_seen
+                        .insert((entry.index, entry.term), identity);
                 }
             }
         }
@@ -158,7 +159,10 @@ impl SafetyMonitor {
     }
 
     /// Checks the state of every live node after a step.
-    pub fn observe_nodes<'a>(&mut self, nodes: impl IntoIterator<Item = &'a RawNode>) -> Result<(), Violation> {
+    pub fn observe_nodes<'a>(
+        &mut self,
+        nodes: impl IntoIterator<Item = &'a RawNode>,
+    ) -> Result<(), Violation> {
         let nodes: Vec<&RawNode> = nodes.into_iter().collect();
         for node in &nodes {
             self.check_leader(node)?;
@@ -214,7 +218,9 @@ impl SafetyMonitor {
             {
                 return Err(Violation::LeaderAppendOnly {
                     node: id,
-                    detail: format!("log was up to {seen_last}@{seen_last_term}, now ends at {last_index}"),
+                    detail: format!(
+                        "log was up to {seen_last}@{seen_last_term}, now ends at {last_index}"
+                    ),
                 });
             }
         }
@@ -226,7 +232,12 @@ impl SafetyMonitor {
         let id = node.config().id;
         let commit_index = node.hard_state().commit_index;
         let observer_term = node.hard_state().term;
-        let seen = self.commit_seen.get(&id).copied().unwrap_or_default().min(commit_index);
+        let seen = self
+            .commit_seen
+            .get(&id)
+            .copied()
+            .unwrap_or_default()
+            .min(commit_index);
         self.commit_seen.insert(id, commit_index);
         let mut index = seen.next();
         while index <= commit_index {

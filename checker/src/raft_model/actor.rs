@@ -1,0 +1,527 @@
+//! The stateright actors of the Raft model: a server actor that wraps the real [`RawNode`] and handles
+//! each `Ready` exactly as the server shell does, and a client actor that runs a short script of register
+//! operations against servers it picks nondeterministically.
+//!
+//! Guarantees: the protocol logic is the core's own, never re-implemented here. After every input a
+//! server handles `Ready`s in the shell's order: persist (the actor's storage, saved with `o.save`) →
+//! send `messages` and `persisted_messages` → `on_persisted` → apply committed entries → `on_applied` →
+//! answer reads and writes. Persisting is synchronous with the step, so a crash keeps exactly what the
+//! core handed out for persisting and loses everything else (role, progress, pending requests, the KV
+//! store, which is rebuilt by re-applying the log). Ghost state (what each server applied, flags for
+//! transition properties) lives next to the durable state so that it survives crashes; it never
+//! influences the protocol.
+
+use crate::raft_model::spec::{self, RegisterOp, RegisterRet};
+use raftkv::bugs::Bug;
+use raftkv::raft::{
+    ClusterConfig, Config, Entry, EntryPayload, HardState, InitialState, LogIndex, Message, NodeId,
+    RawNode, Role, Term,
+};
+use stateright::actor::{model_timeout, Actor, Id, Out};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// At most this many `Ready` rounds per input (the core settles after two or three).
+pub const READY_ROUNDS_MAX: usize = 16;
+
+/// The model's timers: one firing is one call of the core's `fire_*_timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum RaftTimer {
+    /// The election timer (a leader's check-quorum round).
+    Election,
+    /// The leader's heartbeat timer (ignored by non-leaders).
+    Heartbeat,
+}
+
+/// Everything that travels over the model's network.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum ModelMsg {
+    /// A Raft message between servers.
+    Raft(Message),
+    /// A client's request; `seq` is the operation's position in the client's script.
+    Request {
+        /// Which operation of the client's script.
+        seq: u8,
+        /// The operation.
+        op: RegisterOp,
+    },
+    /// A server's answer to a request.
+    Reply {
+        /// The request answered.
+        seq: u8,
+        /// The result.
+        ret: RegisterRet,
+    },
+    /// The server cannot serve the request (not the leader, or leadership lost); retry elsewhere.
+    NotLeader {
+        /// The request answered.
+        seq: u8,
+    },
+}
+
+impl ModelMsg {
+    /// A cheap ordering key; ties fall back to the serialized form (see `Ord`).
+    fn sort_key(&self) -> (u8, u64, u64, u64) {
+        match self {
+            ModelMsg::Raft(m) => (0, m.from.0, m.to.0, m.term.0),
+            ModelMsg::Request { seq, .. } => (1, u64::from(*seq), 0, 0),
+            ModelMsg::Reply { seq, .. } => (2, u64::from(*seq), 0, 0),
+            ModelMsg::NotLeader { seq } => (3, u64::from(*seq), 0, 0),
+        }
+    }
+}
+
+impl PartialOrd for ModelMsg {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+// Stateright sorts actions, which needs `Ord` on messages; the core's `Message` has no `Ord`, so order by
+// a cheap key and break ties by the JSON form, which is injective for these types and thus consistent
+// with `Eq`.
+impl Ord for ModelMsg {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.sort_key().cmp(&other.sort_key()).then_with(|| {
+            if self == other {
+                return Ordering::Equal;
+            }
+            let a = serde_json::to_vec(self).unwrap_or_default();
+            let b = serde_json::to_vec(other).unwrap_or_default();
+            a.cmp(&b)
+        })
+    }
+}
+
+/// One applied entry, as remembered by the ghost state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AppliedEntry {
+    /// The entry's term (with its index, its identity under Log Matching).
+    pub term: Term,
+    /// The applying server's term when it first applied the entry: the entry was committed in this term
+    /// or earlier, so every leader of a later term must hold it (Leader Completeness).
+    pub known_in_term: Term,
+}
+
+/// Model-only observations that survive crashes and never influence the protocol.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Ghost {
+    /// Entries this server ever applied, by index - 1.
+    pub applied: Vec<AppliedEntry>,
+    /// The server restarted at least once.
+    pub restarted: bool,
+    /// A leader removed or changed an entry of its own log within its term.
+    pub append_only_broken: bool,
+    /// After a restart the server applied a different entry at an index it had applied before.
+    pub apply_mismatch: bool,
+}
+
+/// What a server's disk holds (the actor's stateright storage), plus the ghost state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Durable {
+    /// The last persisted hard state.
+    pub hard_state: HardState,
+    /// The persisted log.
+    pub entries: Vec<Entry>,
+    /// Model-only observations.
+    pub ghost: Ghost,
+}
+
+/// The state of a server actor.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ServerState {
+    /// The real Raft core.
+    pub node: RawNode,
+    /// The KV store: a single register.
+    pub kv_value: u8,
+    /// Client sessions: the last applied `seq` per client and its result, so a duplicated request is
+    /// answered from here instead of being applied twice (as the real server's session table does).
+    pub sessions: BTreeMap<u8, (u8, RegisterRet)>,
+    /// Writes this server proposed and must answer once applied: (client actor index, seq).
+    pub pending_writes: BTreeSet<(u8, u8)>,
+    /// ReadIndex results waiting for the state machine to reach their index: read id → index.
+    pub ready_reads: BTreeMap<u64, LogIndex>,
+    /// A mirror of what this server's storage holds (the actor cannot read its storage after start).
+    pub durable: Durable,
+}
+
+impl ServerState {
+    /// The server's role.
+    pub fn role(&self) -> Role {
+        self.node.status().role
+    }
+    /// The server's current term.
+    pub fn term(&self) -> Term {
+        self.node.hard_state().term
+    }
+}
+
+/// Where a client is in its script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClientPhase {
+    /// Picking a server for the current operation (a pending random choice).
+    Choosing,
+    /// Waiting for the answer of this server.
+    Waiting(Id),
+    /// The script is done.
+    Done,
+}
+
+/// The state of a client actor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientState {
+    /// The current operation's position in the script.
+    pub seq: u8,
+    /// What the client is doing.
+    pub phase: ClientPhase,
+}
+
+/// A server or a client state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ActorState {
+    /// A Raft server.
+    Server(Box<ServerState>),
+    /// A client.
+    Client(ClientState),
+}
+
+/// How a server actor is set up.
+#[derive(Clone, Debug)]
+pub struct ServerActor {
+    /// The core's configuration (id, pre-vote, check-quorum, bug switches).
+    pub config: Config,
+    /// The initial membership.
+    pub bootstrap: ClusterConfig,
+}
+
+/// How a client actor is set up.
+#[derive(Clone, Debug)]
+pub struct ClientActor {
+    /// The operations to run, one after the other.
+    pub ops: Vec<RegisterOp>,
+    /// The servers it may send to.
+    pub servers: Vec<Id>,
+}
+
+/// The model's actor: a server or a client.
+#[derive(Clone, Debug)]
+pub enum RaftActor {
+    /// A Raft server around `RawNode`.
+    Server(ServerActor),
+    /// A client running a script.
+    Client(ClientActor),
+}
+
+/// The stateright actor id of the server with Raft id `node` (ids 1..=n map to actors 0..n).
+pub fn actor_of(node: NodeId) -> Id {
+    Id::from(usize::try_from(node.0.saturating_sub(1)).unwrap_or(usize::MAX))
+}
+
+/// The Raft id of the server actor `id`.
+pub fn node_of(id: Id) -> NodeId {
+    NodeId(usize::from(id) as u64 + 1)
+}
+
+/// The ReadIndex request id of a client's read: unique per (client, seq).
+fn read_id(client: u8, seq: u8) -> u64 {
+    (u64::from(client) << 8) | u64::from(seq)
+}
+
+/// The (client, seq) of a read id made by [`read_id`].
+fn read_owner(id: u64) -> (u8, u8) {
+    ((id >> 8) as u8, (id & 0xff) as u8)
+}
+
+type ServerOut = Out<RaftActor>;
+
+impl ServerActor {
+    /// Builds the core from what the disk holds and settles its first `Ready`s (re-applying the log).
+    fn start(&self, storage: &Option<Durable>, o: &mut ServerOut) -> ServerState {
+        let mut durable = storage.clone().unwrap_or_default();
+        let restarted = storage.is_some();
+        if restarted && !durable.ghost.restarted {
+            durable.ghost.restarted = true;
+            o.save(durable.clone());
+        }
+        let initial = InitialState {
+            hard_state: durable.hard_state.clone(),
+            entries: durable.entries.clone(),
+            snapshot_meta: None,
+            bootstrap_config: self.bootstrap.clone(),
+        };
+        let node = RawNode::new(self.config.clone(), initial, 0)
+            .expect("the model's config is valid and its storage is what the core handed out");
+        let mut state = ServerState {
+            node,
+            kv_value: 0,
+            sessions: BTreeMap::new(),
+            pending_writes: BTreeSet::new(),
+            ready_reads: BTreeMap::new(),
+            durable,
+        };
+        self.handle_ready(&mut state, o);
+        state.node.normalize_timer_randomness();
+        o.set_timer(RaftTimer::Election, model_timeout());
+        o.set_timer(RaftTimer::Heartbeat, model_timeout());
+        state
+    }
+
+    /// Runs `input` on a copy of the server, handles the resulting `Ready`s, checks Leader Append-Only
+    /// across the step, and stores the copy if anything changed.
+    fn with_input(
+        &self,
+        state: &mut Cow<ActorState>,
+        o: &mut ServerOut,
+        input: impl FnOnce(&mut ServerState, &mut ServerOut),
+    ) {
+        let ActorState::Server(old) = &**state else {
+            return;
+        };
+        let mut next = old.clone();
+        let leader_before =
+            (next.role() == Role::Leader).then(|| (next.term(), next.node.log_entries().to_vec()));
+        input(&mut next, o);
+        self.handle_ready(&mut next, o);
+        if let Some((term, log_before)) = leader_before {
+            let still_leader = next.role() == Role::Leader && next.term() == term;
+            if still_leader && !next.node.log_entries().starts_with(&log_before) {
+                next.durable.ghost.append_only_broken = true;
+                o.save(next.durable.clone());
+            }
+        }
+        next.node.normalize_timer_randomness();
+        if next != *old {
+            *state = Cow::Owned(ActorState::Server(next));
+        }
+    }
+
+    /// Handles `Ready`s until the core has none, in the shell's order (see the module docs).
+    fn handle_ready(&self, s: &mut ServerState, o: &mut ServerOut) {
+        for _ in 0..READY_ROUNDS_MAX {
+            if !s.node.has_ready() {
+                return;
+            }
+            let ready = s.node.ready();
+            let mut durable_changed = false;
+            if let Some(hard_state) = &ready.hard_state {
+                s.durable.hard_state = hard_state.clone();
+                durable_changed = true;
+            }
+            if let Some(first) = ready.entries.first() {
+                let first_index = first.index;
+                s.durable.entries.retain(|e| e.index < first_index);
+                s.durable.entries.extend(ready.entries.iter().cloned());
+                durable_changed = true;
+            }
+            for message in ready.messages.into_iter().chain(ready.persisted_messages) {
+                o.send(actor_of(message.to), ModelMsg::Raft(message));
+            }
+            if let Some(last) = ready.entries.last() {
+                s.node.on_persisted(last.index, last.term);
+            }
+            for entry in &ready.committed_entries {
+                durable_changed |= self.apply(s, entry, o);
+                s.node.on_applied(entry.index);
+            }
+            for read in ready.read_states {
+                s.ready_reads.insert(read.request_id, read.index);
+            }
+            for id in ready.aborted_reads {
+                let (client, seq) = read_owner(id);
+                o.send(Id::from(usize::from(client)), ModelMsg::NotLeader { seq });
+            }
+            let applied_index = s.node.status().applied_index;
+            let servable: Vec<u64> = s
+                .ready_reads
+                .iter()
+                .filter(|(_, index)| **index <= applied_index)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in servable {
+                s.ready_reads.remove(&id);
+                let (client, seq) = read_owner(id);
+                let ret = RegisterRet::ReadOk(s.kv_value);
+                o.send(Id::from(usize::from(client)), ModelMsg::Reply { seq, ret });
+            }
+            if durable_changed {
+                o.save(s.durable.clone());
+            }
+        }
+        assert!(
+            !s.node.has_ready(),
+            "the core kept producing Ready batches for {READY_ROUNDS_MAX} rounds"
+        );
+    }
+
+    /// Applies one committed entry to the KV store and the ghost; answers the client if this server
+    /// proposed it. Returns whether the ghost changed.
+    fn apply(&self, s: &mut ServerState, entry: &Entry, o: &mut ServerOut) -> bool {
+        let term = s.term();
+        let ghost = &mut s.durable.ghost;
+        let position = usize::try_from(entry.index.0 - 1).unwrap_or(usize::MAX);
+        let ghost_changed = match ghost.applied.get(position) {
+            Some(seen) if seen.term == entry.term => false,
+            Some(_) => {
+                let changed = !ghost.apply_mismatch;
+                ghost.apply_mismatch = true;
+                changed
+            }
+            None => {
+                assert_eq!(position, ghost.applied.len(), "entries are applied in order");
+                ghost.applied.push(AppliedEntry {
+                    term: entry.term,
+                    known_in_term: term,
+                });
+                true
+            }
+        };
+        if let EntryPayload::Command(bytes) = &entry.payload {
+            let (client, seq, op) =
+                spec::decode_command(bytes).expect("the model only proposes commands it encoded");
+            let ret = match s.sessions.get(&client) {
+                Some((last_seq, ret)) if *last_seq >= seq => *ret,
+                _ => {
+                    let ret = spec::apply(&mut s.kv_value, op);
+                    s.sessions.insert(client, (seq, ret));
+                    ret
+                }
+            };
+            if s.pending_writes.remove(&(client, seq)) {
+                o.send(Id::from(usize::from(client)), ModelMsg::Reply { seq, ret });
+            }
+        }
+        ghost_changed
+    }
+
+    /// A client request: writes are proposed, reads go through ReadIndex (or, with
+    /// [`Bug::StaleRead`], are answered at once from the local state machine, on any server).
+    fn on_request(&self, s: &mut ServerState, client: u8, seq: u8, op: RegisterOp, o: &mut ServerOut) {
+        let reply_to = Id::from(usize::from(client));
+        if op == RegisterOp::Read {
+            if self.config.bugs.has(Bug::StaleRead) {
+                let ret = RegisterRet::ReadOk(s.kv_value);
+                o.send(reply_to, ModelMsg::Reply { seq, ret });
+            } else if s.node.read_index(read_id(client, seq)).is_err() {
+                o.send(reply_to, ModelMsg::NotLeader { seq });
+            }
+            return;
+        }
+        if let Some((last_seq, ret)) = s.sessions.get(&client) {
+            if *last_seq == seq {
+                let ret = *ret;
+                o.send(reply_to, ModelMsg::Reply { seq, ret });
+                return;
+            }
+        }
+        match s.node.propose(spec::encode_command(client, seq, op)) {
+            Ok(_) => {
+                s.pending_writes.insert((client, seq));
+            }
+            Err(_) => o.send(reply_to, ModelMsg::NotLeader { seq }),
+        }
+    }
+}
+
+impl ClientActor {
+    fn choose(&self, o: &mut Out<RaftActor>) {
+        o.choose_random("server", self.servers.clone());
+    }
+
+    /// The client's state if it waits for the answer to `seq` (else the answer is stale or duplicated).
+    fn waiting_for(&self, state: &ActorState, seq: u8) -> Option<ClientState> {
+        match state {
+            ActorState::Client(current)
+                if current.seq == seq && matches!(current.phase, ClientPhase::Waiting(_)) =>
+            {
+                Some(*current)
+            }
+            _ => None,
+        }
+    }
+
+    fn phase_after(&self, seq: u8, o: &mut Out<RaftActor>) -> ClientState {
+        if usize::from(seq) < self.ops.len() {
+            self.choose(o);
+            ClientState {
+                seq,
+                phase: ClientPhase::Choosing,
+            }
+        } else {
+            ClientState {
+                seq,
+                phase: ClientPhase::Done,
+            }
+        }
+    }
+}
+
+impl Actor for RaftActor {
+    type Msg = ModelMsg;
+    type State = ActorState;
+    type Timer = RaftTimer;
+    type Random = Id;
+    type Storage = Durable;
+
+    fn on_start(&self, _id: Id, storage: &Option<Durable>, o: &mut Out<Self>) -> ActorState {
+        match self {
+            RaftActor::Server(server) => ActorState::Server(Box::new(server.start(storage, o))),
+            RaftActor::Client(client) => ActorState::Client(client.phase_after(0, o)),
+        }
+    }
+
+    fn on_msg(&self, _id: Id, state: &mut Cow<ActorState>, src: Id, msg: ModelMsg, o: &mut Out<Self>) {
+        match (self, msg) {
+            (RaftActor::Server(server), ModelMsg::Raft(message)) => {
+                server.with_input(state, o, |s, _| s.node.step(message));
+            }
+            (RaftActor::Server(server), ModelMsg::Request { seq, op }) => {
+                let client = u8::try_from(usize::from(src)).expect("the model has fewer than 256 actors");
+                server.with_input(state, o, |s, o| server.on_request(s, client, seq, op, o));
+            }
+            (RaftActor::Client(client), ModelMsg::Reply { seq, .. }) => {
+                if let Some(current) = client.waiting_for(state, seq) {
+                    let next = client.phase_after(current.seq + 1, o);
+                    *state = Cow::Owned(ActorState::Client(next));
+                }
+            }
+            (RaftActor::Client(client), ModelMsg::NotLeader { seq }) => {
+                if let Some(current) = client.waiting_for(state, seq) {
+                    // The request had no effect: retry it on a server picked anew.
+                    let next = client.phase_after(current.seq, o);
+                    *state = Cow::Owned(ActorState::Client(next));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_timeout(&self, _id: Id, state: &mut Cow<ActorState>, timer: &RaftTimer, o: &mut Out<Self>) {
+        let RaftActor::Server(server) = self else {
+            return;
+        };
+        o.set_timer(*timer, model_timeout());
+        match timer {
+            RaftTimer::Election => server.with_input(state, o, |s, _| s.node.fire_election_timeout()),
+            RaftTimer::Heartbeat => server.with_input(state, o, |s, _| s.node.fire_heartbeat_timeout()),
+        }
+    }
+
+    fn on_random(&self, _id: Id, state: &mut Cow<ActorState>, target: &Id, o: &mut Out<Self>) {
+        let (RaftActor::Client(client), ActorState::Client(current)) = (self, &**state) else {
+            return;
+        };
+        if current.phase != ClientPhase::Choosing {
+            return;
+        }
+        let Some(op) = client.ops.get(usize::from(current.seq)).copied() else {
+            return;
+        };
+        let seq = current.seq;
+        o.send(*target, ModelMsg::Request { seq, op });
+        *state = Cow::Owned(ActorState::Client(ClientState {
+            seq,
+            phase: ClientPhase::Waiting(*target),
+        }));
+    }
+}

@@ -1,0 +1,215 @@
+//! A stateright model of the REAL Raft core: each server actor wraps `raftkv::raft::RawNode` (the same
+//! code the server runs), client actors run short scripts of put / read / compare-and-set operations, and
+//! stateright explores every interleaving of message deliveries, timeouts, crashes and restarts within
+//! bounds on terms, log length and client operations.
+//!
+//! Checked properties (Raft paper Figure 3, plus the clients' view): Election Safety, Leader Append-Only,
+//! Log Matching, Leader Completeness, State Machine Safety and linearizability of the clients' operations
+//! (always); "a value is committed" and "a leader is elected after a crash" (sometimes).
+//!
+//! Model choices, each a documented simplification:
+//! - A timeout is one step: firing the election timer calls `fire_election_timeout`, the heartbeat timer
+//!   `fire_heartbeat_timeout`; `tick()` is never called, so tick counters stay 0 and the election-timeout
+//!   randomness is normalised away (`RawNode::normalize_timer_randomness`). With check-quorum on, a
+//!   follower that knows a leader ignores vote requests until its own election timer fires.
+//! - Persisting is synchronous with the step (no crash between write and fsync).
+//! - `stale-read` is a shell behaviour: a server with [`Bug::StaleRead`](raftkv::bugs::Bug) answers reads
+//!   at once from its local state machine, whatever its role; clients may send reads to any server.
+//! - Clients retry an operation (on a server picked anew) only after a `NotLeader` answer, which means the
+//!   operation had no effect; a request or answer that is lost leaves the operation in flight forever.
+//! - `max_crashes` bounds how many servers are down at the same time (stateright's semantics), not the
+//!   number of crash-restart cycles, which the term and log bounds keep finite.
+//! - On the unordered non-duplicating networks a state holding two copies of the same in-flight message
+//!   is outside the boundary: a second copy only adds duplication (the duplicating network covers it),
+//!   and without this bound a leader's repeated identical heartbeats make the space infinite.
+
+pub mod actor;
+pub mod history;
+pub mod properties;
+pub mod runner;
+pub mod symmetry;
+pub mod spec;
+
+use actor::{ClientActor, RaftActor, ServerActor};
+use history::ClientHistory;
+use raftkv::bugs::BugSet;
+use raftkv::raft::{ClusterConfig, Config, NodeId};
+use spec::RegisterOp;
+use stateright::actor::{ActorModel, ActorModelState, Id, LossyNetwork, Network};
+use std::fmt;
+use std::str::FromStr;
+
+/// The model type.
+pub type RaftModel = ActorModel<RaftActor, ModelConfig, ClientHistory>;
+/// The model's state type.
+pub type RaftModelState = ActorModelState<RaftActor, ClientHistory>;
+
+/// At most this many servers (symmetry reduction enumerates their permutations).
+pub const SERVERS_MAX: usize = 5;
+/// At most this many clients.
+pub const CLIENTS_MAX: usize = 8;
+/// At most this many operations per client.
+pub const OPS_PER_CLIENT_MAX: usize = 8;
+
+/// The network semantics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NetworkKind {
+    /// Messages may be reordered; each is delivered at most once.
+    Unordered,
+    /// Messages may be reordered and delivered any number of times.
+    UnorderedDuplicating,
+    /// Like `Unordered`, and any message may be dropped.
+    Lossy,
+}
+
+impl NetworkKind {
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkKind::Unordered => "unordered",
+            NetworkKind::UnorderedDuplicating => "unordered-duplicating",
+            NetworkKind::Lossy => "lossy",
+        }
+    }
+}
+
+impl fmt::Display for NetworkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for NetworkKind {
+    type Err = ModelConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [NetworkKind::Unordered, NetworkKind::UnorderedDuplicating, NetworkKind::Lossy]
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| ModelConfigError(format!("unknown network '{s}' (unordered, unordered-duplicating, lossy)")))
+    }
+}
+
+/// A configuration the model cannot run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid model configuration: {0}")]
+pub struct ModelConfigError(pub String);
+
+/// The model's bounds and settings.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ModelConfig {
+    /// Number of servers (1..=SERVERS_MAX).
+    pub servers: usize,
+    /// States with a server in a higher term are outside the boundary.
+    pub max_term: u64,
+    /// States with a longer log on any server are outside the boundary.
+    pub max_log: usize,
+    /// Number of client actors.
+    pub clients: usize,
+    /// Operations per client.
+    pub ops_per_client: usize,
+    /// How many servers may be down at the same time.
+    pub crashes: usize,
+    /// The network semantics.
+    pub network: NetworkKind,
+    /// Pre-vote and check-quorum (on together, as in production); off gives classic Raft.
+    pub pre_vote: bool,
+    /// Bug switches.
+    pub bugs: BugSet,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            servers: 3,
+            max_term: 3,
+            max_log: 3,
+            clients: 2,
+            ops_per_client: 1,
+            crashes: 1,
+            network: NetworkKind::Unordered,
+            pre_vote: true,
+            bugs: BugSet::none(),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Checks the bounds.
+    pub fn validate(&self) -> Result<(), ModelConfigError> {
+        let bad = |why: String| Err(ModelConfigError(why));
+        if self.servers == 0 || self.servers > SERVERS_MAX {
+            return bad(format!("servers must be in 1..={SERVERS_MAX}"));
+        }
+        if self.clients > CLIENTS_MAX || self.ops_per_client > OPS_PER_CLIENT_MAX {
+            return bad(format!("at most {CLIENTS_MAX} clients with {OPS_PER_CLIENT_MAX} operations each"));
+        }
+        if self.max_term == 0 || self.max_log == 0 {
+            return bad("max term and max log must be at least 1".to_string());
+        }
+        if self.crashes > self.servers {
+            return bad("crashes must not exceed servers".to_string());
+        }
+        Ok(())
+    }
+
+    /// The script of client `client`: kinds rotate put, read, cas; values are distinct.
+    pub fn client_ops(&self, client: usize) -> Vec<RegisterOp> {
+        (0..self.ops_per_client)
+            .map(|k| {
+                let value = u8::try_from(client * self.ops_per_client + k + 1).unwrap_or(u8::MAX);
+                match (client + k) % 3 {
+                    0 => RegisterOp::Put(value),
+                    1 => RegisterOp::Read,
+                    _ => RegisterOp::Cas { expected: 1, new: value },
+                }
+            })
+            .collect()
+    }
+
+    /// The core configuration of server `node`.
+    fn core_config(&self, node: NodeId) -> Config {
+        let mut config = Config::new(node);
+        config.pre_vote = self.pre_vote;
+        config.check_quorum = self.pre_vote;
+        config.bugs = self.bugs.clone();
+        config
+    }
+
+    /// Builds the model with every property.
+    pub fn into_model(self) -> Result<RaftModel, ModelConfigError> {
+        self.validate()?;
+        let servers: Vec<Id> = (0..self.servers).map(Id::from).collect();
+        let bootstrap = ClusterConfig::with_voters((1..=self.servers as u64).map(NodeId));
+        let network = match self.network {
+            NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
+            NetworkKind::Unordered | NetworkKind::Lossy => Network::new_unordered_nonduplicating([]),
+        };
+        let lossy = if self.network == NetworkKind::Lossy {
+            LossyNetwork::Yes
+        } else {
+            LossyNetwork::No
+        };
+        let crashes = self.crashes;
+        let mut model = ActorModel::new(self.clone(), ClientHistory::new(self.clients))
+            .init_network(network)
+            .lossy_network(lossy)
+            .max_crashes(crashes)
+            .record_msg_out(|cfg, h, env| history::record_out(cfg.servers, h, env))
+            .record_msg_in(|cfg, h, env| history::record_in(cfg.servers, h, env))
+            .within_boundary(properties::within_boundary);
+        for id in &servers {
+            let node = actor::node_of(*id);
+            model = model.actor(RaftActor::Server(ServerActor {
+                config: self.core_config(node),
+                bootstrap: bootstrap.clone(),
+            }));
+        }
+        for client in 0..self.clients {
+            model = model.actor(RaftActor::Client(ClientActor {
+                ops: self.client_ops(client),
+                servers: servers.clone(),
+            }));
+        }
+        Ok(properties::add_properties(model, crashes > 0))
+    }
+}

@@ -1,0 +1,175 @@
+//! The model's properties (Raft paper Figure 3 plus linearizability) and its boundary.
+//!
+//! Guarantees: every "always" property reads only the state (servers' cores, their durable mirrors, the
+//! ghost state and the clients' history), never the path, so a violation found in a state is a real
+//! violation of some execution; crashed servers keep their last state in stateright, and the checks
+//! include it (a leader that crashed still counts for Election Safety in its term).
+
+use crate::raft_model::actor::{ActorState, ModelMsg, ServerState};
+use crate::raft_model::{ModelConfig, NetworkKind, RaftModel, RaftModelState};
+use raftkv::raft::{Entry, MessageBody, NodeId, Role, Term};
+use stateright::actor::Network;
+use stateright::Expectation;
+use std::collections::BTreeMap;
+
+/// Property: at most one leader per term.
+pub const ELECTION_SAFETY: &str = "election safety";
+/// Property: a leader never overwrites or deletes entries of its own log.
+pub const LEADER_APPEND_ONLY: &str = "leader append-only";
+/// Property: two logs with an entry of the same index and term agree up to that index.
+pub const LOG_MATCHING: &str = "log matching";
+/// Property: an entry committed in a term is in the log of every leader of a later term.
+pub const LEADER_COMPLETENESS: &str = "leader completeness";
+/// Property: no two servers apply different entries at the same index.
+pub const STATE_MACHINE_SAFETY: &str = "state machine safety";
+/// Property: the clients' completed operations are linearizable.
+pub const LINEARIZABLE: &str = "linearizable";
+/// Sometimes-property: some client's value is committed and applied.
+pub const VALUE_COMMITTED: &str = "a value is committed";
+/// Sometimes-property: a leader crashed and a leader of a later term was elected.
+pub const LEADER_AFTER_CRASH: &str = "a leader is elected after a crash";
+
+/// Every "always" property, in report order.
+pub const ALWAYS: [&str; 6] = [
+    ELECTION_SAFETY,
+    LEADER_APPEND_ONLY,
+    LOG_MATCHING,
+    LEADER_COMPLETENESS,
+    STATE_MACHINE_SAFETY,
+    LINEARIZABLE,
+];
+
+/// The server states (including crashed servers' last states).
+pub fn servers(state: &RaftModelState) -> impl Iterator<Item = &ServerState> {
+    state.actor_states.iter().filter_map(|s| match &**s {
+        ActorState::Server(server) => Some(&**server),
+        ActorState::Client(_) => None,
+    })
+}
+
+/// The boundary: terms, log lengths and (on non-duplicating networks) one copy per in-flight message.
+pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
+    let bounded = servers(state)
+        .all(|s| s.term().0 <= cfg.max_term && s.node.log_entries().len() <= cfg.max_log);
+    if !bounded {
+        return false;
+    }
+    match (&state.network, cfg.network) {
+        (Network::UnorderedNonDuplicating(multiset), NetworkKind::Unordered | NetworkKind::Lossy) => {
+            multiset.values().all(|copies| *copies <= 1)
+        }
+        _ => true,
+    }
+}
+
+/// Adds every property; `with_crashes` adds the after-crash sometimes-property.
+pub fn add_properties(model: RaftModel, with_crashes: bool) -> RaftModel {
+    let model = model
+        .property(Expectation::Always, ELECTION_SAFETY, |_, s| election_safety(s))
+        .property(Expectation::Always, LEADER_APPEND_ONLY, |_, s| {
+            servers(s).all(|server| !server.durable.ghost.append_only_broken)
+        })
+        .property(Expectation::Always, LOG_MATCHING, |_, s| log_matching(s))
+        .property(Expectation::Always, LEADER_COMPLETENESS, |_, s| leader_completeness(s))
+        .property(Expectation::Always, STATE_MACHINE_SAFETY, |_, s| state_machine_safety(s))
+        .property(Expectation::Always, LINEARIZABLE, |_, s| s.history.is_linearizable())
+        .property(Expectation::Sometimes, VALUE_COMMITTED, |_, s| {
+            servers(s).any(|server| server.kv_value != 0)
+        });
+    if with_crashes {
+        model.property(Expectation::Sometimes, LEADER_AFTER_CRASH, |_, s| leader_after_crash(s))
+    } else {
+        model
+    }
+}
+
+/// At most one leader per term: among servers' roles, and among the senders of leader-only messages in
+/// flight (which outlive a crashed leader).
+pub fn election_safety(state: &RaftModelState) -> bool {
+    let mut leaders: BTreeMap<Term, NodeId> = BTreeMap::new();
+    let mut claim = |term: Term, node: NodeId| *leaders.entry(term).or_insert(node) == node;
+    for server in servers(state) {
+        if server.role() == Role::Leader && !claim(server.term(), server.node.config().id) {
+            return false;
+        }
+    }
+    for env in state.network.iter_all() {
+        if let ModelMsg::Raft(m) = env.msg {
+            let from_leader = matches!(m.body, MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. });
+            if from_leader && !claim(m.term, m.from) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Every log to compare: each server's in-memory log and its durable log.
+fn all_logs(state: &RaftModelState) -> Vec<&[Entry]> {
+    servers(state)
+        .flat_map(|s| [s.node.log_entries(), s.durable.entries.as_slice()])
+        .collect()
+}
+
+/// Log Matching: same index and term at some position implies identical prefixes up to there.
+pub fn log_matching(state: &RaftModelState) -> bool {
+    let logs = all_logs(state);
+    for (i, a) in logs.iter().enumerate() {
+        for b in &logs[i + 1..] {
+            // Logs start at index 1 (no snapshots in the model), so position p holds index p + 1.
+            let common = a.len().min(b.len());
+            if let Some(last_agree) = (0..common).rev().find(|p| a[*p].term == b[*p].term) {
+                if a[..=last_agree] != b[..=last_agree] {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Leader Completeness: a leader of term T holds every entry some server applied while in a term < T.
+pub fn leader_completeness(state: &RaftModelState) -> bool {
+    let applied: Vec<_> = servers(state)
+        .flat_map(|s| s.durable.ghost.applied.iter().enumerate())
+        .collect();
+    servers(state).filter(|s| s.role() == Role::Leader).all(|leader| {
+        let log = leader.node.log_entries();
+        applied.iter().all(|(position, entry)| {
+            entry.known_in_term >= leader.term() || log.get(*position).is_some_and(|e| e.term == entry.term)
+        })
+    })
+}
+
+/// State Machine Safety: the applied sequences of any two servers agree where both applied.
+pub fn state_machine_safety(state: &RaftModelState) -> bool {
+    let ghosts: Vec<_> = servers(state).map(|s| &s.durable.ghost).collect();
+    if ghosts.iter().any(|g| g.apply_mismatch) {
+        return false;
+    }
+    ghosts.iter().enumerate().all(|(i, a)| {
+        ghosts[i + 1..]
+            .iter()
+            .all(|b| a.applied.iter().zip(&b.applied).all(|(x, y)| x.term == y.term))
+    })
+}
+
+/// A crashed server was leader when it went down and a live server leads a later term.
+pub fn leader_after_crash(state: &RaftModelState) -> bool {
+    let mut crashed_leader_term = None;
+    let mut live_leader_terms = Vec::new();
+    for (index, actor) in state.actor_states.iter().enumerate() {
+        let ActorState::Server(server) = &**actor else {
+            continue;
+        };
+        if server.role() != Role::Leader {
+            continue;
+        }
+        if state.crashed.get(index).copied().unwrap_or(false) {
+            crashed_leader_term = crashed_leader_term.max(Some(server.term()));
+        } else {
+            live_leader_terms.push(server.term());
+        }
+    }
+    crashed_leader_term.is_some_and(|crashed| live_leader_terms.iter().any(|t| *t > crashed))
+}

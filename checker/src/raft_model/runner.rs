@@ -1,0 +1,229 @@
+//! Runs the model checker over a [`ModelConfig`] and summarises the outcome as plain data (the library
+//! never prints; a progress callback lets the caller do so).
+//!
+//! Guarantees: a run reports `exhausted` only if the search finished without hitting its time or state
+//! budget; a property that was not violated in a non-exhausted run is reported as `Unknown`, never as
+//! holding.
+
+use crate::raft_model::properties::ALWAYS;
+use crate::raft_model::symmetry;
+use crate::raft_model::{ModelConfig, ModelConfigError, RaftModel, RaftModelState};
+use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
+use std::time::{Duration, Instant};
+
+/// How often the progress callback runs.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The search strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Breadth-first: finds a shortest counterexample; no symmetry reduction in stateright's BFS.
+    Bfs,
+    /// Depth-first, with symmetry reduction over server ids when enabled.
+    Dfs,
+}
+
+/// How to run the search.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads.
+    pub threads: usize,
+    /// BFS or DFS.
+    pub strategy: Strategy,
+    /// Symmetry reduction over server ids (DFS only).
+    pub symmetry: bool,
+    /// Stop after this long (the run is then not exhaustive).
+    pub time_limit: Option<Duration>,
+    /// Stop after about this many generated states.
+    pub max_states: Option<usize>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            threads: 1,
+            strategy: Strategy::Dfs,
+            symmetry: true,
+            time_limit: None,
+            max_states: None,
+        }
+    }
+}
+
+/// A progress sample.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// States generated so far (with repeats).
+    pub states_generated: usize,
+    /// Unique states so far.
+    pub unique_states: usize,
+    /// Deepest path so far.
+    pub max_depth: usize,
+    /// Time since the start.
+    pub elapsed: Duration,
+}
+
+/// The outcome of one property.
+#[derive(Clone, Debug)]
+pub enum PropertyOutcome {
+    /// An always-property held in every reachable state (exhaustive run).
+    Holds,
+    /// An always-property fails: the path leads to a violating state.
+    Violated(Path<RaftModelState, ModelAction>),
+    /// A sometimes-property has an example.
+    Found(Path<RaftModelState, ModelAction>),
+    /// A sometimes-property has no example in the whole (exhaustive) space.
+    NotFound,
+    /// Not violated / not found, but the search did not finish.
+    Unknown,
+}
+
+/// One property's result.
+#[derive(Clone, Debug)]
+pub struct PropertyResult {
+    /// The property's name (see [`properties`]).
+    pub name: &'static str,
+    /// Always or sometimes.
+    pub always: bool,
+    /// What the search found.
+    pub outcome: PropertyOutcome,
+}
+
+impl PropertyResult {
+    /// Whether this result makes the run fail.
+    pub fn failed(&self) -> bool {
+        matches!(self.outcome, PropertyOutcome::Violated(_) | PropertyOutcome::NotFound)
+    }
+}
+
+/// The model's action type.
+pub type ModelAction = <RaftModel as Model>::Action;
+
+/// What a run found.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// States generated (with repeats).
+    pub states_generated: usize,
+    /// Unique states (after symmetry reduction, if on).
+    pub unique_states: usize,
+    /// Deepest path explored.
+    pub max_depth: usize,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// The whole bounded space was explored (or a violation ended the search; see `properties`).
+    pub exhausted: bool,
+    /// Per property, in report order.
+    pub properties: Vec<PropertyResult>,
+}
+
+impl RunReport {
+    /// The names of the always-properties that were violated.
+    pub fn violated(&self) -> Vec<&'static str> {
+        self.properties
+            .iter()
+            .filter(|p| p.always && matches!(p.outcome, PropertyOutcome::Violated(_)))
+            .map(|p| p.name)
+            .collect()
+    }
+
+    /// Generated states per second.
+    pub fn states_per_second(&self) -> f64 {
+        self.states_generated as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// 0 all hold and the space was exhausted, 1 a property fails, 2 the budget ran out.
+    pub fn exit_code(&self) -> i32 {
+        if self.properties.iter().any(PropertyResult::failed) {
+            1
+        } else if self.exhausted {
+            0
+        } else {
+            2
+        }
+    }
+}
+
+/// Checks `config` with `options`, calling `progress` about every [`PROGRESS_INTERVAL`].
+pub fn run_check(
+    config: &ModelConfig,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RunReport, ModelConfigError> {
+    let model = config.clone().into_model()?;
+    let started = Instant::now();
+    let mut builder = model
+        .checker()
+        .threads(options.threads.max(1))
+        .finish_when(HasDiscoveries::AnyFailures);
+    if let Some(limit) = options.time_limit {
+        builder = builder.timeout(limit);
+    }
+    if let Some(max_states) = options.max_states {
+        builder = builder.target_state_count(max_states);
+    }
+    let checker: Box<dyn Checker<RaftModel>> = match options.strategy {
+        Strategy::Bfs => Box::new(builder.spawn_bfs()),
+        Strategy::Dfs if options.symmetry => Box::new(builder.symmetry_fn(symmetry::representative).spawn_dfs()),
+        Strategy::Dfs => Box::new(builder.spawn_dfs()),
+    };
+    let mut checker = checker;
+    let handles = checker.handles();
+    let mut last_report = Instant::now();
+    while !handles.iter().all(|h| h.is_finished()) {
+        std::thread::sleep(Duration::from_millis(20));
+        if last_report.elapsed() >= PROGRESS_INTERVAL {
+            last_report = Instant::now();
+            progress(Progress {
+                states_generated: checker.state_count(),
+                unique_states: checker.unique_state_count(),
+                max_depth: checker.max_depth(),
+                elapsed: started.elapsed(),
+            });
+        }
+    }
+    let mut worker_panicked = false;
+    for handle in handles {
+        worker_panicked |= handle.join().is_err();
+    }
+    if worker_panicked {
+        return Err(ModelConfigError(
+            "a checker thread panicked: the Raft core hit an assertion (see the message above)".to_string(),
+        ));
+    }
+    let elapsed = started.elapsed();
+    let states_generated = checker.state_count();
+    let timed_out = options.time_limit.is_some_and(|limit| elapsed >= limit);
+    let capped = options.max_states.is_some_and(|max| states_generated >= max);
+    let discoveries = checker.discoveries();
+    let violation_found = ALWAYS.iter().any(|name| discoveries.contains_key(name));
+    let exhausted = !timed_out && !capped && !violation_found;
+    let properties = checker
+        .model()
+        .properties()
+        .into_iter()
+        .map(|p| {
+            let always = p.expectation == Expectation::Always;
+            let outcome = match (discoveries.get(p.name), always) {
+                (Some(path), true) => PropertyOutcome::Violated(path.clone()),
+                (Some(path), false) => PropertyOutcome::Found(path.clone()),
+                (None, true) if exhausted => PropertyOutcome::Holds,
+                (None, false) if exhausted => PropertyOutcome::NotFound,
+                (None, _) => PropertyOutcome::Unknown,
+            };
+            PropertyResult {
+                name: p.name,
+                always,
+                outcome,
+            }
+        })
+        .collect();
+    Ok(RunReport {
+        states_generated,
+        unique_states: checker.unique_state_count(),
+        max_depth: checker.max_depth(),
+        elapsed,
+        exhausted,
+        properties,
+    })
+}
+
