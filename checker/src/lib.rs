@@ -31,9 +31,13 @@ pub mod search;
 pub mod shrink;
 pub mod synth;
 
-pub use model::{Completion, DecodeError, FromHistory, Lookahead, Model, Operation, Partition, SearchView, Steps};
+pub use model::{
+    Completion, DecodeError, FromHistory, Lookahead, Model, Operation, Partition, SearchView, Steps,
+};
 pub use operations::{operations, OperationsError};
-pub use result::{CheckResult, OpView, PartialLinearization, PartitionResult, UnknownReason, Verdict};
+pub use result::{
+    CheckResult, OpView, PartialLinearization, PartitionResult, UnknownReason, Verdict,
+};
 pub use search::{check_operations, CheckOptions};
 
 use history::History;

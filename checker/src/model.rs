@@ -146,7 +146,10 @@ pub trait Model: Sync {
 
     /// Splits the operations into independently checkable groups. Default: one group with everything.
     fn partition(&self, ops: &[Operation<Self::Input, Self::Output>]) -> Vec<Partition> {
-        vec![Partition { label: "all".to_string(), ops: (0..ops.len()).collect() }]
+        vec![Partition {
+            label: "all".to_string(),
+            ops: (0..ops.len()).collect(),
+        }]
     }
 
     /// Optional pruning for one partition: a [`Lookahead`] that recognises configurations that can never

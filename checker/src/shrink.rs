@@ -26,7 +26,10 @@ pub struct ShrinkOptions {
 
 impl Default for ShrinkOptions {
     fn default() -> ShrinkOptions {
-        ShrinkOptions { check_time_limit: Duration::from_secs(1), total_time_limit: Duration::from_secs(30) }
+        ShrinkOptions {
+            check_time_limit: Duration::from_secs(1),
+            total_time_limit: Duration::from_secs(30),
+        }
     }
 }
 
@@ -104,7 +107,12 @@ pub fn shrink_members<M: Model>(
             if Instant::now() >= total_deadline {
                 return (kept, false, checks);
             }
-            let candidate: Vec<usize> = kept.iter().enumerate().filter(|&(i, _)| i != index).map(|(_, &id)| id).collect();
+            let candidate: Vec<usize> = kept
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != index)
+                .map(|(_, &id)| id)
+                .collect();
             match check(&candidate) {
                 Some(true) => {
                     kept = candidate;
@@ -131,7 +139,10 @@ pub fn shrink<M: FromHistory>(
     result: &CheckResult,
     options: &ShrinkOptions,
 ) -> Result<Option<Shrunk>, OperationsError> {
-    let Some(partition) = result.partitions_with(Verdict::Illegal).min_by_key(|p| p.ops.len()) else {
+    let Some(partition) = result
+        .partitions_with(Verdict::Illegal)
+        .min_by_key(|p| p.ops.len())
+    else {
         return Ok(None);
     };
     let ops = operations(model, history)?;

@@ -31,11 +31,29 @@ pub struct Mix {
 
 impl Mix {
     /// Every kv function.
-    pub const KV: Mix = Mix { read: 40, write: 25, cas: 20, delete: 5, append: 10 };
+    pub const KV: Mix = Mix {
+        read: 40,
+        write: 25,
+        cas: 20,
+        delete: 5,
+        append: 10,
+    };
     /// Read and write only (the register model).
-    pub const REGISTER: Mix = Mix { read: 60, write: 40, cas: 0, delete: 0, append: 0 };
+    pub const REGISTER: Mix = Mix {
+        read: 60,
+        write: 40,
+        cas: 0,
+        delete: 0,
+        append: 0,
+    };
     /// Read, write and cas (the cas-register model).
-    pub const CAS_REGISTER: Mix = Mix { read: 50, write: 25, cas: 25, delete: 0, append: 0 };
+    pub const CAS_REGISTER: Mix = Mix {
+        read: 50,
+        write: 25,
+        cas: 25,
+        delete: 0,
+        append: 0,
+    };
 }
 
 /// What to generate.
@@ -94,10 +112,15 @@ struct Client {
 pub fn generate(config: &SynthConfig) -> History {
     assert!(config.clients > 0, "at least one client");
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let total_weight = config.mix.read + config.mix.write + config.mix.cas + config.mix.delete + config.mix.append;
+    let total_weight =
+        config.mix.read + config.mix.write + config.mix.cas + config.mix.delete + config.mix.append;
     assert!(total_weight > 0, "at least one function has a weight");
-    let mut clients: Vec<Client> =
-        (0..config.clients as u64).map(|process| Client { process, free_at: 0 }).collect();
+    let mut clients: Vec<Client> = (0..config.clients as u64)
+        .map(|process| Client {
+            process,
+            free_at: 0,
+        })
+        .collect();
     let mut next_process = config.clients as u64;
     let mut state: HashMap<Option<usize>, Json> = HashMap::new();
     // (time, tie-break, event): sorted at the end.
@@ -108,7 +131,9 @@ pub fn generate(config: &SynthConfig) -> History {
     for i in 0..config.ops {
         let point = (i as u64 + 1) * config.spacing_ns * 2 + spread;
         // A client that is free before this linearization point.
-        let free: Vec<usize> = (0..clients.len()).filter(|&c| clients[c].free_at < point).collect();
+        let free: Vec<usize> = (0..clients.len())
+            .filter(|&c| clients[c].free_at < point)
+            .collect();
         let Some(&c) = free.get(rng.gen_range(0..free.len().max(1))) else {
             continue;
         };
@@ -135,7 +160,11 @@ pub fn generate(config: &SynthConfig) -> History {
             Kind::Read => (Function::Read, Json::Null),
             Kind::Write => (Function::Write, fresh.clone()),
             Kind::Cas => {
-                let expected = if rng.gen_bool(0.5) { current.clone() } else { Json::from(format!("v{}", rng.gen_range(0..counter))) };
+                let expected = if rng.gen_bool(0.5) {
+                    current.clone()
+                } else {
+                    Json::from(format!("v{}", rng.gen_range(0..counter)))
+                };
                 (Function::Cas, Json::Array(vec![expected, fresh.clone()]))
             }
             Kind::Delete => (Function::Delete, Json::Null),
@@ -186,12 +215,29 @@ pub fn generate(config: &SynthConfig) -> History {
             Some(k) => event.with_key(format!("k{k}")),
             None => event,
         };
-        timed.push((call, 0, with_key(Event::client(0, EventType::Invoke, process, f.clone(), argument.clone(), call))));
+        timed.push((
+            call,
+            0,
+            with_key(Event::client(
+                0,
+                EventType::Invoke,
+                process,
+                f.clone(),
+                argument.clone(),
+                call,
+            )),
+        ));
         let completion = if fails {
-            Some(with_key(Event::client(0, EventType::Fail, process, f, argument, ret)).with_error("unavailable"))
+            Some(
+                with_key(Event::client(0, EventType::Fail, process, f, argument, ret))
+                    .with_error("unavailable"),
+            )
         } else if indeterminate {
             // A mismatching cas that was "indeterminate" still had no effect: record it as info anyway.
-            Some(with_key(Event::client(0, EventType::Info, process, f, argument, ret)).with_error("timeout"))
+            Some(
+                with_key(Event::client(0, EventType::Info, process, f, argument, ret))
+                    .with_error("timeout"),
+            )
         } else {
             let mut event = with_key(Event::client(0, kind_done, process, f, result, ret));
             event.error = error.map(str::to_string);

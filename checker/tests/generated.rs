@@ -12,31 +12,71 @@ use proptest::prelude::*;
 
 fn config(seed: u64) -> SynthConfig {
     // Derive every parameter from the seed so the seed alone replays a case.
-    let pick = |salt: u64, n: u64| (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(salt as u32 * 7) ^ salt) % n;
-    let mut config = SynthConfig::kv(seed, 20 + pick(1, 280) as usize, 1 + pick(2, 4) as usize, 1 + pick(3, 8) as usize);
+    let pick = |salt: u64, n: u64| {
+        (seed
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(salt as u32 * 7)
+            ^ salt)
+            % n
+    };
+    let mut config = SynthConfig::kv(
+        seed,
+        20 + pick(1, 280) as usize,
+        1 + pick(2, 4) as usize,
+        1 + pick(3, 8) as usize,
+    );
     config.fail_probability = 0.05;
     config.info_probability = 0.05;
     config
 }
 
 fn verdict<M: FromHistory>(model: &M, history: &History) -> Verdict {
-    check_history(model, history, &CheckOptions::default()).expect("generated histories decode").verdict
+    check_history(model, history, &CheckOptions::default())
+        .expect("generated histories decode")
+        .verdict
 }
 
 fn check_seed(seed: u64) {
     let kv = config(seed);
     let kv_history = generate(&kv);
-    assert_eq!(verdict(&Kv, &kv_history), Verdict::Ok, "kv, seed {seed}: {kv:?}");
-    let register = SynthConfig { keys: 0, mix: Mix::REGISTER, ..kv };
-    assert_eq!(verdict(&Register, &generate(&register)), Verdict::Ok, "register, seed {seed}: {register:?}");
-    let cas = SynthConfig { keys: 0, mix: Mix::CAS_REGISTER, ..kv };
-    assert_eq!(verdict(&CasRegister, &generate(&cas)), Verdict::Ok, "cas-register, seed {seed}: {cas:?}");
+    assert_eq!(
+        verdict(&Kv, &kv_history),
+        Verdict::Ok,
+        "kv, seed {seed}: {kv:?}"
+    );
+    let register = SynthConfig {
+        keys: 0,
+        mix: Mix::REGISTER,
+        ..kv
+    };
+    assert_eq!(
+        verdict(&Register, &generate(&register)),
+        Verdict::Ok,
+        "register, seed {seed}: {register:?}"
+    );
+    let cas = SynthConfig {
+        keys: 0,
+        mix: Mix::CAS_REGISTER,
+        ..kv
+    };
+    assert_eq!(
+        verdict(&CasRegister, &generate(&cas)),
+        Verdict::Ok,
+        "cas-register, seed {seed}: {cas:?}"
+    );
     // A read of a value nobody ever wrote cannot be linearized.
     let mut events = kv_history.events().to_vec();
-    if let Some(read) = events.iter_mut().find(|e| e.kind == EventType::Ok && e.f == Function::Read) {
+    if let Some(read) = events
+        .iter_mut()
+        .find(|e| e.kind == EventType::Ok && e.f == Function::Read)
+    {
         read.value = serde_json::Value::from("never written");
         let corrupted = History::new(events).expect("still well-formed");
-        assert_eq!(verdict(&Kv, &corrupted), Verdict::Illegal, "corrupted kv, seed {seed}: {kv:?}");
+        assert_eq!(
+            verdict(&Kv, &corrupted),
+            Verdict::Illegal,
+            "corrupted kv, seed {seed}: {kv:?}"
+        );
     }
 }
 

@@ -23,7 +23,9 @@ const DEFAULT_SEED: u64 = 0x5eed_0ac1e;
 const DEFAULT_RUNS: u64 = 20_000;
 
 fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| v.parse().unwrap_or_else(|e| panic!("{name}={v:?}: {e}")))
+    std::env::var(name)
+        .ok()
+        .map(|v| v.parse().unwrap_or_else(|e| panic!("{name}={v:?}: {e}")))
 }
 
 /// One operation of the generated run, before it becomes events.
@@ -63,9 +65,15 @@ fn sequential_run(rng: &mut ChaCha8Rng, model: OracleModel) -> Vec<GenOp> {
     let mut ops = Vec::new();
     for _ in 0..op_count {
         point += rng.gen_range(20..120);
-        let free: Vec<u64> = (0..processes).filter(|&p| free_at[p as usize] < point).collect();
+        let free: Vec<u64> = (0..processes)
+            .filter(|&p| free_at[p as usize] < point)
+            .collect();
         let process = if free.is_empty() {
-            let Some((p, &at)) = free_at.iter().enumerate().filter(|(_, &at)| at != u64::MAX).min_by_key(|(_, &at)| at)
+            let Some((p, &at)) = free_at
+                .iter()
+                .enumerate()
+                .filter(|(_, &at)| at != u64::MAX)
+                .min_by_key(|(_, &at)| at)
             else {
                 break; // every process has an operation that never ends
             };
@@ -74,14 +82,21 @@ fn sequential_run(rng: &mut ChaCha8Rng, model: OracleModel) -> Vec<GenOp> {
         } else {
             free[rng.gen_range(0..free.len())]
         };
-        let invoke_time = rng.gen_range(free_at[process as usize].max(point.saturating_sub(150))..point);
+        let invoke_time =
+            rng.gen_range(free_at[process as usize].max(point.saturating_sub(150))..point);
         let return_time = rng.gen_range(point + 1..point + 150);
         let key = keys[rng.gen_range(0..keys.len())].clone();
         let current = state.get(&key).cloned().unwrap_or(Json::Null);
         let kinds: &[Function] = match model {
             OracleModel::Register => &[Function::Read, Function::Write],
             OracleModel::CasRegister => &[Function::Read, Function::Write, Function::Cas],
-            OracleModel::Kv => &[Function::Read, Function::Write, Function::Cas, Function::Delete, Function::Append],
+            OracleModel::Kv => &[
+                Function::Read,
+                Function::Write,
+                Function::Cas,
+                Function::Delete,
+                Function::Append,
+            ],
         };
         let f = kinds[rng.gen_range(0..kinds.len())].clone();
         // What the operation would do, and whether it can complete ok.
@@ -92,18 +107,32 @@ fn sequential_run(rng: &mut ChaCha8Rng, model: OracleModel) -> Vec<GenOp> {
                 (v.clone(), v.clone(), v, true)
             }
             Function::Cas => {
-                let expected = if rng.gen_bool(0.5) { current.clone() } else { random_value(rng, model) };
+                let expected = if rng.gen_bool(0.5) {
+                    current.clone()
+                } else {
+                    random_value(rng, model)
+                };
                 let new = random_value(rng, model);
                 let matches = expected == current;
                 let value = json!([expected, new]);
-                (value.clone(), if matches { new } else { current.clone() }, value, matches)
+                (
+                    value.clone(),
+                    if matches { new } else { current.clone() },
+                    value,
+                    matches,
+                )
             }
             Function::Delete => (Json::Null, Json::Null, Json::Null, true),
             _ => {
                 let suffix = if rng.gen_bool(0.5) { "a" } else { "b" };
                 match &current {
                     Json::Null => (json!(suffix), json!(suffix), json!(suffix), true),
-                    Json::String(s) => (json!(suffix), json!(format!("{s}{suffix}")), json!(suffix), true),
+                    Json::String(s) => (
+                        json!(suffix),
+                        json!(format!("{s}{suffix}")),
+                        json!(suffix),
+                        true,
+                    ),
                     _ => (json!(suffix), current.clone(), json!(suffix), false),
                 }
             }
@@ -112,21 +141,47 @@ fn sequential_run(rng: &mut ChaCha8Rng, model: OracleModel) -> Vec<GenOp> {
         let (completion, applied) = if roll < 8 {
             // Indeterminate: took effect or not; sometimes it never completes at all.
             let applied = executes && rng.gen_bool(0.5);
-            let completion = if rng.gen_bool(0.5) { Some((EventType::Info, value.clone(), None)) } else { None };
+            let completion = if rng.gen_bool(0.5) {
+                Some((EventType::Info, value.clone(), None))
+            } else {
+                None
+            };
             (completion, applied)
         } else if roll < 13 || (!executes && f != Function::Cas) {
-            (Some((EventType::Fail, value.clone(), Some("timeout".to_string()))), false)
+            (
+                Some((EventType::Fail, value.clone(), Some("timeout".to_string()))),
+                false,
+            )
         } else if !executes {
-            (Some((EventType::Fail, value.clone(), Some(ERROR_MISMATCH.to_string()))), false)
+            (
+                Some((
+                    EventType::Fail,
+                    value.clone(),
+                    Some(ERROR_MISMATCH.to_string()),
+                )),
+                false,
+            )
         } else {
             (Some((EventType::Ok, ok_value, None)), true)
         };
         if applied {
             state.insert(key.clone(), next);
         }
-        free_at[process as usize] = if completion.is_some() { return_time + 1 } else { u64::MAX };
+        free_at[process as usize] = if completion.is_some() {
+            return_time + 1
+        } else {
+            u64::MAX
+        };
         let key = (model == OracleModel::Kv).then_some(key);
-        ops.push(GenOp { process, f, key, value, completion, invoke_time, return_time });
+        ops.push(GenOp {
+            process,
+            f,
+            key,
+            value,
+            completion,
+            invoke_time,
+            return_time,
+        });
     }
     ops
 }
@@ -140,21 +195,30 @@ fn mutate(rng: &mut ChaCha8Rng, model: OracleModel, ops: &mut [GenOp]) -> &'stat
     let completed = |op: &GenOp| matches!(op.completion, Some((EventType::Ok, ..)));
     match rng.gen_range(0..5) {
         0 => {
-            let Some(i) = pick(rng, ops, &|op| op.f == Function::Read && completed(op)) else { return "none" };
+            let Some(i) = pick(rng, ops, &|op| op.f == Function::Read && completed(op)) else {
+                return "none";
+            };
             if let Some((_, seen, _)) = &mut ops[i].completion {
                 *seen = random_value(rng, model);
             }
             "read-value"
         }
         1 => {
-            let is_cas = |op: &GenOp| op.f == Function::Cas && matches!(op.completion, Some((EventType::Ok | EventType::Fail, ..)));
-            let Some(i) = pick(rng, ops, &|op| is_cas(op) && op.completion.as_ref().is_some_and(|c| c.0 == EventType::Ok || c.2.as_deref() == Some(ERROR_MISMATCH)))
-            else {
+            // A cas that completed ok or with "mismatch" (not a plain failure or an indeterminate one).
+            let decided_cas = |op: &GenOp| {
+                op.f == Function::Cas
+                    && op.completion.as_ref().is_some_and(|(kind, _, error)| {
+                        *kind == EventType::Ok || error.as_deref() == Some(ERROR_MISMATCH)
+                    })
+            };
+            let Some(i) = pick(rng, ops, &decided_cas) else {
                 return "none";
             };
             let value = ops[i].value.clone();
             let flipped = match &ops[i].completion {
-                Some((EventType::Ok, ..)) => (EventType::Fail, value, Some(ERROR_MISMATCH.to_string())),
+                Some((EventType::Ok, ..)) => {
+                    (EventType::Fail, value, Some(ERROR_MISMATCH.to_string()))
+                }
                 _ => (EventType::Ok, value, None),
             };
             ops[i].completion = Some(flipped);
@@ -162,8 +226,12 @@ fn mutate(rng: &mut ChaCha8Rng, model: OracleModel, ops: &mut [GenOp]) -> &'stat
         }
         2 => {
             // Two completed operations swap what they did (keeping processes and times): reorders effects.
-            let Some(i) = pick(rng, ops, &completed) else { return "none" };
-            let Some(j) = pick(rng, ops, &|op| completed(op)) else { return "none" };
+            let Some(i) = pick(rng, ops, &completed) else {
+                return "none";
+            };
+            let Some(j) = pick(rng, ops, &|op| completed(op)) else {
+                return "none";
+            };
             let (a, b) = (ops[i].clone(), ops[j].clone());
             for (target, source) in [(i, &b), (j, &a)] {
                 ops[target].f = source.f.clone();
@@ -174,14 +242,18 @@ fn mutate(rng: &mut ChaCha8Rng, model: OracleModel, ops: &mut [GenOp]) -> &'stat
             "swap"
         }
         3 => {
-            let Some(i) = pick(rng, ops, &|op| op.f == Function::Write && completed(op)) else { return "none" };
+            let Some(i) = pick(rng, ops, &|op| op.f == Function::Write && completed(op)) else {
+                return "none";
+            };
             let v = random_value(rng, model);
             ops[i].value = v.clone();
             ops[i].completion = Some((EventType::Ok, v, None));
             "write-value"
         }
         _ => {
-            let Some(i) = pick(rng, ops, &|op| op.completion.is_some()) else { return "none" };
+            let Some(i) = pick(rng, ops, &|op| op.completion.is_some()) else {
+                return "none";
+            };
             let value = ops[i].value.clone();
             ops[i].completion = Some((EventType::Info, value, None));
             "indeterminate"
@@ -203,9 +275,17 @@ fn to_history(ops: &[GenOp]) -> History {
             node: None,
             error: error.clone(),
         };
-        timed.push((op.invoke_time, 2 * n, event(EventType::Invoke, &op.value, &None, op.invoke_time)));
+        timed.push((
+            op.invoke_time,
+            2 * n,
+            event(EventType::Invoke, &op.value, &None, op.invoke_time),
+        ));
         if let Some((kind, value, error)) = &op.completion {
-            timed.push((op.return_time, 2 * n + 1, event(*kind, value, error, op.return_time)));
+            timed.push((
+                op.return_time,
+                2 * n + 1,
+                event(*kind, value, error, op.return_time),
+            ));
         }
     }
     timed.sort_by_key(|(time, order, _)| (*time, *order));
@@ -227,7 +307,10 @@ fn jsonl(history: &History) -> String {
 }
 
 fn check(model: OracleModel, history: &History, explain: bool) -> CheckResult {
-    let options = CheckOptions { explain, ..CheckOptions::default() };
+    let options = CheckOptions {
+        explain,
+        ..CheckOptions::default()
+    };
     match model {
         OracleModel::Register => check_history(&Register, history, &options),
         OracleModel::CasRegister => check_history(&CasRegister, history, &options),
@@ -246,7 +329,11 @@ fn checker_agrees_with_stateright_oracle() {
     for run in 0..runs {
         let seed = root.wrapping_add(run);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let model = [OracleModel::Register, OracleModel::CasRegister, OracleModel::Kv][rng.gen_range(0..3)];
+        let model = [
+            OracleModel::Register,
+            OracleModel::CasRegister,
+            OracleModel::Kv,
+        ][rng.gen_range(0..3)];
         let mut ops = sequential_run(&mut rng, model);
         let mut mutations = Vec::new();
         if rng.gen_bool(0.6) {
@@ -255,7 +342,8 @@ fn checker_agrees_with_stateright_oracle() {
             }
         }
         let history = to_history(&ops);
-        let expected = oracle::verdict(model, &history).expect("the oracle judges generated histories");
+        let expected =
+            oracle::verdict(model, &history).expect("the oracle judges generated histories");
         if mutations.is_empty() {
             assert_eq!(expected, Verdict::Ok, "an unmutated run is linearizable by construction; the oracle says otherwise. ORACLE_SEED={seed}\n{}", jsonl(&history));
         }
@@ -270,16 +358,43 @@ fn checker_agrees_with_stateright_oracle() {
             );
             if explain {
                 for partition in result.partitions_with(Verdict::Illegal) {
-                    assert!(!partition.partials.is_empty(), "explain mode gives no partial linearization. ORACLE_SEED={seed}");
+                    assert!(
+                        !partition.partials.is_empty(),
+                        "explain mode gives no partial linearization. ORACLE_SEED={seed}"
+                    );
                 }
             }
         }
-        *counts.entry((if mutations.is_empty() { "run" } else { "mutated" }, format!("{expected:?}"))).or_default() += 1;
+        *counts
+            .entry((
+                if mutations.is_empty() {
+                    "run"
+                } else {
+                    "mutated"
+                },
+                format!("{expected:?}"),
+            ))
+            .or_default() += 1;
     }
-    eprintln!("{runs} histories from seed {root} in {:?}: {counts:?}", started.elapsed());
+    eprintln!(
+        "{runs} histories from seed {root} in {:?}: {counts:?}",
+        started.elapsed()
+    );
     if replay.is_none() {
-        let of = |verdict: Verdict| counts.iter().filter(|((_, v), _)| *v == format!("{verdict:?}")).map(|(_, n)| n).sum::<u64>();
-        assert!(of(Verdict::Ok) >= runs / 5, "too few Ok histories: {counts:?}");
-        assert!(of(Verdict::Illegal) >= runs / 10, "too few Illegal histories: {counts:?}");
+        let of = |verdict: Verdict| {
+            counts
+                .iter()
+                .filter(|((_, v), _)| *v == format!("{verdict:?}"))
+                .map(|(_, n)| n)
+                .sum::<u64>()
+        };
+        assert!(
+            of(Verdict::Ok) >= runs / 5,
+            "too few Ok histories: {counts:?}"
+        );
+        assert!(
+            of(Verdict::Illegal) >= runs / 10,
+            "too few Illegal histories: {counts:?}"
+        );
     }
 }

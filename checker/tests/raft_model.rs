@@ -17,7 +17,7 @@ fn explore_sizes() {
         pre_vote: std::env::var("PV").is_ok(),
         bugs: Default::default(),
     };
-    let options = RunOptions { threads: 2, strategy: Strategy::Dfs, symmetry: false, time_limit: Some(Duration::from_secs(60)), max_states: None };
+    let options = RunOptions { threads: 2, strategy: Strategy::Dfs, symmetry: false, time_limit: Some(Duration::from_secs(std::env::var("TL").map(|v| v.parse().unwrap()).unwrap_or(60))), max_states: None };
     let report = run_check(&config, &options, &mut |p| eprintln!("{p:?}")).unwrap();
     eprintln!("unique {} gen {} depth {} {:?} exhausted {}", report.unique_states, report.states_generated, report.max_depth, report.elapsed, report.exhausted);
     for p in &report.properties { eprintln!("{} {:?}", p.name, match &p.outcome { checker::raft_model::runner::PropertyOutcome::Violated(path) => format!("VIOLATED {:?}", path.clone().into_actions()), o => format!("{:?}", std::mem::discriminant(o)) }); }

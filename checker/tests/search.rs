@@ -5,8 +5,8 @@ use checker::history::History;
 use checker::models::{CasRegister, Kv, Register};
 use checker::shrink::{shrink, ShrinkOptions};
 use checker::{
-    check_history, check_operations, operations, CheckOptions, Model, Operation, Partition, Steps, UnknownReason,
-    Verdict,
+    check_history, check_operations, operations, CheckOptions, Model, Operation, Partition, Steps,
+    UnknownReason, Verdict,
 };
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -16,10 +16,19 @@ use std::time::Duration;
 /// times increasing.
 fn history(spec: &str) -> History {
     let mut lines = Vec::new();
-    for (time, raw) in spec.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
+    for (time, raw) in spec
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
         let parts: Vec<&str> = raw.split_whitespace().collect();
         let (process, kind, f) = (parts[0], parts[1], parts[2]);
-        let (key, value) = if parts.len() == 5 { (Some(parts[3]), parts[4]) } else { (None, parts[3]) };
+        let (key, value) = if parts.len() == 5 {
+            (Some(parts[3]), parts[4])
+        } else {
+            (None, parts[3])
+        };
         let (kind, error) = match kind {
             "mismatch" => ("fail", Some("mismatch")),
             other => (other, None),
@@ -40,13 +49,21 @@ fn history(spec: &str) -> History {
 }
 
 fn verdict(spec: &str) -> Verdict {
-    check_history(&CasRegister, &history(spec), &CheckOptions::default()).expect("decodes").verdict
+    check_history(&CasRegister, &history(spec), &CheckOptions::default())
+        .expect("decodes")
+        .verdict
 }
 
 #[test]
 fn sequential_and_concurrent_basics() {
-    assert_eq!(verdict("0 invoke write 1\n0 ok write 1\n1 invoke read null\n1 ok read 1"), Verdict::Ok);
-    assert_eq!(verdict("0 invoke write 1\n0 ok write 1\n1 invoke read null\n1 ok read null"), Verdict::Illegal);
+    assert_eq!(
+        verdict("0 invoke write 1\n0 ok write 1\n1 invoke read null\n1 ok read 1"),
+        Verdict::Ok
+    );
+    assert_eq!(
+        verdict("0 invoke write 1\n0 ok write 1\n1 invoke read null\n1 ok read null"),
+        Verdict::Illegal
+    );
     // A read concurrent with a write may see either value.
     let concurrent = "0 invoke write 1\n1 invoke read null\n1 ok read VALUE\n0 ok write 1";
     assert_eq!(verdict(&concurrent.replace("VALUE", "null")), Verdict::Ok);
@@ -58,29 +75,71 @@ fn sequential_and_concurrent_basics() {
 fn indeterminate_write_may_take_effect_late_or_never_but_only_once() {
     let prefix = "0 invoke write 1\n0 ok write 1\n1 invoke write 2\n1 info write 2\n";
     // Never took effect.
-    assert_eq!(verdict(&format!("{prefix}0 invoke read null\n0 ok read 1")), Verdict::Ok);
+    assert_eq!(
+        verdict(&format!("{prefix}0 invoke read null\n0 ok read 1")),
+        Verdict::Ok
+    );
     // Took effect long after its info.
-    assert_eq!(verdict(&format!("{prefix}0 invoke read null\n0 ok read 1\n0 invoke read null\n0 ok read 2")), Verdict::Ok);
+    assert_eq!(
+        verdict(&format!(
+            "{prefix}0 invoke read null\n0 ok read 1\n0 invoke read null\n0 ok read 2"
+        )),
+        Verdict::Ok
+    );
     // Took effect, then the old value came back: impossible.
-    assert_eq!(verdict(&format!("{prefix}0 invoke read null\n0 ok read 2\n0 invoke read null\n0 ok read 1")), Verdict::Illegal);
+    assert_eq!(
+        verdict(&format!(
+            "{prefix}0 invoke read null\n0 ok read 2\n0 invoke read null\n0 ok read 1"
+        )),
+        Verdict::Illegal
+    );
     // An invoke with no completion at all behaves the same.
-    assert_eq!(verdict("0 invoke write 1\n0 ok write 1\n1 invoke write 2\n0 invoke read null\n0 ok read 2"), Verdict::Ok);
+    assert_eq!(
+        verdict(
+            "0 invoke write 1\n0 ok write 1\n1 invoke write 2\n0 invoke read null\n0 ok read 2"
+        ),
+        Verdict::Ok
+    );
 }
 
 #[test]
 fn cas_mismatch_is_a_constraint_and_other_failures_are_dropped() {
     let set = "0 invoke write 1\n0 ok write 1\n";
-    assert_eq!(verdict(&format!("{set}1 invoke cas [1,2]\n1 mismatch cas [1,2]")), Verdict::Illegal);
-    assert_eq!(verdict(&format!("{set}1 invoke cas [3,2]\n1 mismatch cas [3,2]")), Verdict::Ok);
-    assert_eq!(verdict(&format!("{set}1 invoke cas [1,2]\n1 fail cas [1,2]\n0 invoke read null\n0 ok read 1")), Verdict::Ok);
-    assert_eq!(verdict(&format!("{set}1 invoke cas [1,2]\n1 ok cas [1,2]\n0 invoke read null\n0 ok read 2")), Verdict::Ok);
-    assert_eq!(verdict(&format!("{set}1 invoke cas [5,2]\n1 ok cas [5,2]")), Verdict::Illegal);
+    assert_eq!(
+        verdict(&format!("{set}1 invoke cas [1,2]\n1 mismatch cas [1,2]")),
+        Verdict::Illegal
+    );
+    assert_eq!(
+        verdict(&format!("{set}1 invoke cas [3,2]\n1 mismatch cas [3,2]")),
+        Verdict::Ok
+    );
+    assert_eq!(
+        verdict(&format!(
+            "{set}1 invoke cas [1,2]\n1 fail cas [1,2]\n0 invoke read null\n0 ok read 1"
+        )),
+        Verdict::Ok
+    );
+    assert_eq!(
+        verdict(&format!(
+            "{set}1 invoke cas [1,2]\n1 ok cas [1,2]\n0 invoke read null\n0 ok read 2"
+        )),
+        Verdict::Ok
+    );
+    assert_eq!(
+        verdict(&format!("{set}1 invoke cas [5,2]\n1 ok cas [5,2]")),
+        Verdict::Illegal
+    );
 }
 
 #[test]
 fn register_model_checks_reads_and_writes() {
     let h = history("0 invoke write 1\n1 invoke write 2\n0 ok write 1\n1 ok write 2\n2 invoke read null\n2 ok read 1");
-    assert_eq!(check_history(&Register, &h, &CheckOptions::default()).expect("decodes").verdict, Verdict::Ok);
+    assert_eq!(
+        check_history(&Register, &h, &CheckOptions::default())
+            .expect("decodes")
+            .verdict,
+        Verdict::Ok
+    );
 }
 
 const TWO_KEYS: &str = "
@@ -98,18 +157,38 @@ const TWO_KEYS: &str = "
 #[test]
 fn kv_checks_each_key_and_explains_the_illegal_one() {
     let h = history(TWO_KEYS);
-    let options = CheckOptions { explain: true, ..CheckOptions::default() };
+    let options = CheckOptions {
+        explain: true,
+        ..CheckOptions::default()
+    };
     let result = check_history(&Kv, &h, &options).expect("decodes");
     assert_eq!(result.verdict, Verdict::Illegal);
-    let labels: Vec<(&str, Verdict)> = result.partitions.iter().map(|p| (p.label.as_str(), p.verdict)).collect();
-    assert_eq!(labels, vec![("key \"a\"", Verdict::Ok), ("key \"b\"", Verdict::Illegal)]);
+    let labels: Vec<(&str, Verdict)> = result
+        .partitions
+        .iter()
+        .map(|p| (p.label.as_str(), p.verdict))
+        .collect();
+    assert_eq!(
+        labels,
+        vec![("key \"a\"", Verdict::Ok), ("key \"b\"", Verdict::Illegal)]
+    );
     let bad = &result.partitions[1];
-    let longest = bad.partials.first().expect("explain mode records partial linearizations");
+    let longest = bad
+        .partials
+        .first()
+        .expect("explain mode records partial linearizations");
     // Both writes of b linearize; the stale read cannot be placed after them.
-    let placed: Vec<&str> = longest.steps.iter().map(|s| result.ops[s.op].description.as_str()).collect();
+    let placed: Vec<&str> = longest
+        .steps
+        .iter()
+        .map(|s| result.ops[s.op].description.as_str())
+        .collect();
     assert_eq!(placed, vec!["\"b\" write(1)", "\"b\" write(2)"]);
     assert_eq!(longest.steps[1].state_after, "2");
-    assert_eq!(result.ops[longest.blocked_op].description, "\"b\" read() -> 1");
+    assert_eq!(
+        result.ops[longest.blocked_op].description,
+        "\"b\" read() -> 1"
+    );
     // Times come from the history.
     assert_eq!(result.ops[longest.blocked_op].call_time_ns, 6);
     assert_eq!(result.ops[longest.blocked_op].return_time_ns, Some(7));
@@ -118,15 +197,32 @@ fn kv_checks_each_key_and_explains_the_illegal_one() {
 #[test]
 fn limits_give_unknown_never_ok() {
     let h = history(TWO_KEYS.replace("ok read b 1", "ok read b 2").as_str());
-    assert_eq!(check_history(&Kv, &h, &CheckOptions::default()).expect("decodes").verdict, Verdict::Ok);
-    let no_time = CheckOptions { time_limit: Some(Duration::ZERO), ..CheckOptions::default() };
+    assert_eq!(
+        check_history(&Kv, &h, &CheckOptions::default())
+            .expect("decodes")
+            .verdict,
+        Verdict::Ok
+    );
+    let no_time = CheckOptions {
+        time_limit: Some(Duration::ZERO),
+        ..CheckOptions::default()
+    };
     let result = check_history(&Kv, &h, &no_time).expect("decodes");
     assert_eq!(result.verdict, Verdict::Unknown);
-    assert!(result.partitions.iter().all(|p| p.unknown_reason == Some(UnknownReason::TimeLimit)));
-    let cancelled = CheckOptions { cancel: Some(Arc::new(AtomicBool::new(true))), ..CheckOptions::default() };
+    assert!(result
+        .partitions
+        .iter()
+        .all(|p| p.unknown_reason == Some(UnknownReason::TimeLimit)));
+    let cancelled = CheckOptions {
+        cancel: Some(Arc::new(AtomicBool::new(true))),
+        ..CheckOptions::default()
+    };
     let result = check_history(&Kv, &h, &cancelled).expect("decodes");
     assert_eq!(result.verdict, Verdict::Unknown);
-    assert!(result.partitions.iter().all(|p| p.unknown_reason == Some(UnknownReason::Cancelled)));
+    assert!(result
+        .partitions
+        .iter()
+        .all(|p| p.unknown_reason == Some(UnknownReason::Cancelled)));
 }
 
 /// A nondeterministic model: a counter where `inc` adds 1 or 2, and `get` must see the value.
@@ -162,13 +258,22 @@ fn sequential(inputs: &[Option<u32>]) -> Vec<Operation<Option<u32>, ()>> {
     inputs
         .iter()
         .enumerate()
-        .map(|(id, input)| Operation { id, process: 0, input: *input, output: Some(()), call: 2 * id, ret: Some(2 * id + 1) })
+        .map(|(id, input)| Operation {
+            id,
+            process: 0,
+            input: *input,
+            output: Some(()),
+            call: 2 * id,
+            ret: Some(2 * id + 1),
+        })
         .collect()
 }
 
 #[test]
 fn nondeterministic_models_try_every_next_state() {
-    let check = |inputs: &[Option<u32>]| check_operations(&FuzzyCounter, &sequential(inputs), &CheckOptions::default()).verdict;
+    let check = |inputs: &[Option<u32>]| {
+        check_operations(&FuzzyCounter, &sequential(inputs), &CheckOptions::default()).verdict
+    };
     // inc, inc, get 3: needs 1+2 or 2+1 (the second alternative of one of the steps).
     assert_eq!(check(&[None, None, Some(3)]), Verdict::Ok);
     assert_eq!(check(&[None, Some(2), None, Some(4)]), Verdict::Ok);
@@ -194,7 +299,11 @@ fn custom_partitions_are_checked_independently() {
             (0..2)
                 .map(|parity| Partition {
                     label: format!("parity {parity}"),
-                    ops: ops.iter().map(|op| op.id).filter(|id| id % 2 == parity).collect(),
+                    ops: ops
+                        .iter()
+                        .map(|op| op.id)
+                        .filter(|id| id % 2 == parity)
+                        .collect(),
                 })
                 .collect()
         }
@@ -207,7 +316,10 @@ fn custom_partitions_are_checked_independently() {
     }
     // Evens: inc, get 1 (ok). Odds: get 0, get 0 (ok). As one counter it would be illegal.
     let ops = sequential(&[None, Some(0), Some(1), Some(0)]);
-    assert_eq!(check_operations(&FuzzyCounter, &ops, &CheckOptions::default()).verdict, Verdict::Illegal);
+    assert_eq!(
+        check_operations(&FuzzyCounter, &ops, &CheckOptions::default()).verdict,
+        Verdict::Illegal
+    );
     let result = check_operations(&Split, &ops, &CheckOptions::default());
     assert_eq!(result.verdict, Verdict::Ok);
     assert_eq!(result.partitions.len(), 2);
@@ -239,23 +351,37 @@ fn shrink_keeps_the_history_illegal_and_one_minimal() {
     let h = history(NOISY_BAD);
     let result = check_history(&CasRegister, &h, &CheckOptions::default()).expect("decodes");
     assert_eq!(result.verdict, Verdict::Illegal);
-    let shrunk = shrink(&CasRegister, &h, &result, &ShrinkOptions::default()).expect("decodes").expect("illegal");
+    let shrunk = shrink(&CasRegister, &h, &result, &ShrinkOptions::default())
+        .expect("decodes")
+        .expect("illegal");
     assert!(shrunk.minimal);
-    assert!(shrunk.ops.len() < result.ops.len(), "{} of {}", shrunk.ops.len(), result.ops.len());
+    assert!(
+        shrunk.ops.len() < result.ops.len(),
+        "{} of {}",
+        shrunk.ops.len(),
+        result.ops.len()
+    );
     // Still illegal as a history of its own (written and read back).
     let mut bytes = Vec::new();
     shrunk.history.write_jsonl(&mut bytes).expect("in memory");
-    let reread = History::from_jsonl_str(std::str::from_utf8(&bytes).expect("utf-8")).expect("valid");
+    let reread =
+        History::from_jsonl_str(std::str::from_utf8(&bytes).expect("utf-8")).expect("valid");
     let ops = operations(&CasRegister, &reread).expect("decodes");
     assert_eq!(ops.len(), shrunk.ops.len());
-    assert_eq!(check_operations(&CasRegister, &ops, &CheckOptions::default()).verdict, Verdict::Illegal);
+    assert_eq!(
+        check_operations(&CasRegister, &ops, &CheckOptions::default()).verdict,
+        Verdict::Illegal
+    );
     // Removing any single operation makes it legal.
     for skip in 0..ops.len() {
         let members: Vec<usize> = (0..ops.len()).filter(|&i| i != skip).collect();
         let without: Vec<Operation<_, _>> = members
             .iter()
             .enumerate()
-            .map(|(id, &i)| Operation { id, ..ops[i].clone() })
+            .map(|(id, &i)| Operation {
+                id,
+                ..ops[i].clone()
+            })
             .collect();
         assert_eq!(
             check_operations(&CasRegister, &without, &CheckOptions::default()).verdict,

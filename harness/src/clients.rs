@@ -36,6 +36,7 @@ fn client_for(config: &WorkerConfig, process: u64) -> Client {
         preferred_node: usize::try_from(config.worker).unwrap_or(0) % config.nodes.len().max(1),
         operation_timeout: config.operation_timeout,
         attempt_timeout: config.operation_timeout.min(Duration::from_millis(1000)),
+        start_each_operation_at_preferred_node: true,
         ..ClientOptions::default()
     };
     Client::new(&config.nodes, process + 1, options)

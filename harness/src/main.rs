@@ -6,7 +6,11 @@ use harness::commands::{bench_check, check, test};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "harness", version, about = "Jepsen-style linearizability testing for raftkv")]
+#[command(
+    name = "harness",
+    version,
+    about = "Jepsen-style linearizability testing for raftkv"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

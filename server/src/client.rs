@@ -90,6 +90,9 @@ pub struct ClientOptions {
     pub retry_backoff: Duration,
     /// Index (into the given addresses) of the node to try first.
     pub preferred_node: usize,
+    /// Start every operation at the preferred node (as Jepsen's clients do, so that a node that wrongly
+    /// answers by itself is exercised) instead of at the last known leader.
+    pub start_each_operation_at_preferred_node: bool,
 }
 
 impl Default for ClientOptions {
@@ -100,6 +103,7 @@ impl Default for ClientOptions {
             max_attempts: 32,
             retry_backoff: Duration::from_millis(50),
             preferred_node: 0,
+            start_each_operation_at_preferred_node: false,
         }
     }
 }
@@ -273,6 +277,9 @@ impl Client {
     {
         if self.nodes.is_empty() {
             return Outcome::Fail("the client has no node addresses".into());
+        }
+        if self.options.start_each_operation_at_preferred_node {
+            self.current = self.options.preferred_node % self.nodes.len();
         }
         let deadline = Instant::now() + self.options.operation_timeout;
         let mut may_have_happened = false;

@@ -81,7 +81,9 @@ impl<'de> Deserialize<'de> for Process {
                 if v == "nemesis" {
                     Ok(Process::Nemesis)
                 } else {
-                    Err(E::custom(format!("process {v:?} is neither an integer nor \"nemesis\"")))
+                    Err(E::custom(format!(
+                        "process {v:?} is neither an integer nor \"nemesis\""
+                    )))
                 }
             }
         }

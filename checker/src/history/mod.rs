@@ -63,7 +63,10 @@ impl History {
         for (position, event) in events.iter().enumerate() {
             validator
                 .push(event, position, lines[position])
-                .map_err(|problem| HistoryError::Malformed { line: lines[position], problem })?;
+                .map_err(|problem| HistoryError::Malformed {
+                    line: lines[position],
+                    problem,
+                })?;
         }
         let ops = validator.finish();
         Ok(History { events, lines, ops })
@@ -83,10 +86,11 @@ impl History {
             if line.trim().is_empty() {
                 continue;
             }
-            let event: Event = serde_json::from_str(&line).map_err(|e| HistoryError::Malformed {
-                line: number + 1,
-                problem: Problem::BadJson(e.to_string()),
-            })?;
+            let event: Event =
+                serde_json::from_str(&line).map_err(|e| HistoryError::Malformed {
+                    line: number + 1,
+                    problem: Problem::BadJson(e.to_string()),
+                })?;
             events.push(event);
             lines.push(number + 1);
         }
@@ -139,7 +143,8 @@ impl History {
             }
         }
         // A subsequence of whole operations of a valid history is valid: times stay ordered, pairs whole.
-        History::with_lines(events, lines).expect("a subsequence of whole operations stays well-formed")
+        History::with_lines(events, lines)
+            .expect("a subsequence of whole operations stays well-formed")
     }
 }
 

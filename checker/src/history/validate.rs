@@ -29,7 +29,9 @@ pub enum Problem {
         kind: &'static str,
     },
     /// A process invoked while an earlier operation of it is still pending.
-    #[error("process {process} invokes while its operation from line {pending_line} is still pending")]
+    #[error(
+        "process {process} invokes while its operation from line {pending_line} is still pending"
+    )]
     TwoPendingOperations {
         /// The process.
         process: u64,
@@ -73,7 +75,10 @@ impl Validator {
     /// `line` is the 1-based input line, used in messages.
     pub fn push(&mut self, event: &Event, position: usize, line: usize) -> Result<(), Problem> {
         if event.time < self.previous_time {
-            return Err(Problem::TimeBackwards { time: event.time, previous: self.previous_time });
+            return Err(Problem::TimeBackwards {
+                time: event.time,
+                previous: self.previous_time,
+            });
         }
         let Process::Client(process) = event.process else {
             self.previous_time = event.time;
@@ -87,12 +92,18 @@ impl Validator {
                 });
             }
             self.pending.insert(process, self.ops.len());
-            self.ops.push(OpEvents { invoke: position, completion: None });
+            self.ops.push(OpEvents {
+                invoke: position,
+                completion: None,
+            });
             self.invoked.push((event.f.clone(), event.key.clone()));
             self.invoke_lines.push(line);
         } else {
             let Some(&op) = self.pending.get(&process) else {
-                return Err(Problem::CompletionWithoutInvocation { process, kind: event.kind.as_str() });
+                return Err(Problem::CompletionWithoutInvocation {
+                    process,
+                    kind: event.kind.as_str(),
+                });
             };
             let (f, key) = &self.invoked[op];
             if *f != event.f {
@@ -102,7 +113,10 @@ impl Validator {
                 });
             }
             if event.key.is_some() && event.key != *key {
-                return Err(Problem::KeyMismatch { invocation: key.clone(), completion: event.key.clone() });
+                return Err(Problem::KeyMismatch {
+                    invocation: key.clone(),
+                    completion: event.key.clone(),
+                });
             }
             self.pending.remove(&process);
             self.ops[op].completion = Some(position);

@@ -16,7 +16,11 @@ pub struct JsonlWriter<W: Write> {
 impl<W: Write> JsonlWriter<W> {
     /// A writer over `out` (buffered internally).
     pub fn new(out: W) -> JsonlWriter<W> {
-        JsonlWriter { out: BufWriter::new(out), validator: Validator::default(), written: 0 }
+        JsonlWriter {
+            out: BufWriter::new(out),
+            validator: Validator::default(),
+            written: 0,
+        }
     }
 
     /// Appends one event. An event that would make the history malformed is refused with

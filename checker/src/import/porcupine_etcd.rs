@@ -22,8 +22,10 @@ pub fn read(reader: impl BufRead) -> Result<History, ImportError> {
             continue;
         }
         let position = events.len() as u64;
-        let event = parse_line(&line, position)
-            .map_err(|problem| ImportError::Malformed { line: number + 1, problem })?;
+        let event = parse_line(&line, position).map_err(|problem| ImportError::Malformed {
+            line: number + 1,
+            problem,
+        })?;
         events.push(event);
     }
     Ok(History::new(events)?)
@@ -40,14 +42,20 @@ fn parse_value(text: &str) -> Result<Json, String> {
         };
         return Ok(Json::Array(vec![parse_value(expected)?, parse_value(new)?]));
     }
-    text.parse::<i64>().map(Json::from).map_err(|_| format!("value {text:?} is not nil, an integer or [A B]"))
+    text.parse::<i64>()
+        .map(Json::from)
+        .map_err(|_| format!("value {text:?} is not nil, an integer or [A B]"))
 }
 
 fn parse_line(line: &str, position: u64) -> Result<Event, String> {
-    let rest = line.strip_prefix(PREFIX).ok_or_else(|| format!("line does not start with {PREFIX:?}"))?;
+    let rest = line
+        .strip_prefix(PREFIX)
+        .ok_or_else(|| format!("line does not start with {PREFIX:?}"))?;
     let mut fields = rest.split_whitespace();
     let mut next = |what: &str| fields.next().ok_or_else(|| format!("missing {what}"));
-    let process: u64 = next("process")?.parse().map_err(|_| "process is not an integer".to_string())?;
+    let process: u64 = next("process")?
+        .parse()
+        .map_err(|_| "process is not an integer".to_string())?;
     let kind = match next("type")? {
         ":invoke" => EventType::Invoke,
         ":ok" => EventType::Ok,
@@ -103,7 +111,8 @@ mod tests {
 
     #[test]
     fn reports_the_line_of_a_bad_value() {
-        let text = "INFO  jepsen.util - 2\t:invoke\t:write\t4\nINFO  jepsen.util - 2\t:ok\t:write\tfour\n";
+        let text =
+            "INFO  jepsen.util - 2\t:invoke\t:write\t4\nINFO  jepsen.util - 2\t:ok\t:write\tfour\n";
         let error = read(text.as_bytes()).expect_err("bad value");
         assert!(error.to_string().starts_with("line 2:"), "{error}");
     }

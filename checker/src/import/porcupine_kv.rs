@@ -20,8 +20,11 @@ pub fn read(reader: impl BufRead) -> Result<History, ImportError> {
             continue;
         }
         let position = events.len() as u64;
-        let event = parse_line(line.trim(), position)
-            .map_err(|problem| ImportError::Malformed { line: number + 1, problem })?;
+        let event =
+            parse_line(line.trim(), position).map_err(|problem| ImportError::Malformed {
+                line: number + 1,
+                problem,
+            })?;
         events.push(event);
     }
     Ok(History::new(events)?)
@@ -42,7 +45,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn until(&mut self, end: char) -> Result<&'a str, String> {
-        let at = self.rest.find(end).ok_or_else(|| format!("missing {end:?}"))?;
+        let at = self
+            .rest
+            .find(end)
+            .ok_or_else(|| format!("missing {end:?}"))?;
         let (taken, rest) = self.rest.split_at(at);
         self.rest = rest;
         Ok(taken)
@@ -52,7 +58,10 @@ impl<'a> Cursor<'a> {
 fn parse_line(line: &str, position: u64) -> Result<Event, String> {
     let mut cursor = Cursor { rest: line };
     cursor.expect("{:process ")?;
-    let process: u64 = cursor.until(',')?.parse().map_err(|_| "process is not an integer".to_string())?;
+    let process: u64 = cursor
+        .until(',')?
+        .parse()
+        .map_err(|_| "process is not an integer".to_string())?;
     cursor.expect(", :type :")?;
     let kind = match cursor.until(',')? {
         "invoke" => EventType::Invoke,
@@ -108,7 +117,11 @@ mod tests {
         assert_eq!(events[2].f, Function::Write);
         assert_eq!(events[2].value, Json::from("x 9 3 y"));
         assert_eq!(events[4].key.as_deref(), Some("1"));
-        assert_eq!(history.ops()[2].completion, None, "the last append never completed");
+        assert_eq!(
+            history.ops()[2].completion,
+            None,
+            "the last append never completed"
+        );
     }
 
     #[test]

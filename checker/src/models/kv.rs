@@ -7,7 +7,9 @@
 use super::lookahead::ReadReachability;
 use super::Value;
 use crate::history::{Event, Function};
-use crate::model::{Completion, DecodeError, FromHistory, Lookahead, Model, Operation, Partition, Steps};
+use crate::model::{
+    Completion, DecodeError, FromHistory, Lookahead, Model, Operation, Partition, Steps,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -53,7 +55,13 @@ pub enum KvOutput {
 
 /// The sequential specification shared by all three models.
 fn step(state: &Value, op: &KvOp, output: Option<&KvOutput>) -> Steps<Value> {
-    let legal = |ok: bool| if ok { Steps::One(state.clone()) } else { Steps::Illegal };
+    let legal = |ok: bool| {
+        if ok {
+            Steps::One(state.clone())
+        } else {
+            Steps::Illegal
+        }
+    };
     match (op, output) {
         (KvOp::Read, Some(KvOutput::Read(seen))) => legal(seen == state),
         (KvOp::Read, _) => legal(true),
@@ -70,9 +78,11 @@ fn step(state: &Value, op: &KvOp, output: Option<&KvOutput>) -> Steps<Value> {
                 Steps::Illegal
             }
         }
-        (KvOp::Cas { expected, new }, None) => {
-            Steps::One(if expected == state { new.clone() } else { state.clone() })
-        }
+        (KvOp::Cas { expected, new }, None) => Steps::One(if expected == state {
+            new.clone()
+        } else {
+            state.clone()
+        }),
         (KvOp::Append(suffix), _) => match (state, suffix) {
             (Value::Nil, _) => Steps::One(suffix.clone()),
             (Value::Str(prefix), Value::Str(tail)) => {
@@ -89,7 +99,10 @@ fn step(state: &Value, op: &KvOp, output: Option<&KvOutput>) -> Steps<Value> {
 }
 
 fn is_read_only(op: &KvOp, output: Option<&KvOutput>) -> bool {
-    matches!((op, output), (KvOp::Read, _) | (KvOp::Cas { .. }, Some(KvOutput::Mismatch)))
+    matches!(
+        (op, output),
+        (KvOp::Read, _) | (KvOp::Cas { .. }, Some(KvOutput::Mismatch))
+    )
 }
 
 fn describe(input: &KvInput, output: Option<&KvOutput>) -> String {
@@ -126,15 +139,27 @@ fn decode(
     invoke: &Event,
     completion: Completion<'_>,
 ) -> Result<(KvInput, Option<KvOutput>), DecodeError> {
-    let unsupported = || DecodeError(format!("the {} model does not support f {:?}", accepts.name, invoke.f.as_str()));
+    let unsupported = || {
+        DecodeError(format!(
+            "the {} model does not support f {:?}",
+            accepts.name,
+            invoke.f.as_str()
+        ))
+    };
     let op = match &invoke.f {
         Function::Read => KvOp::Read,
         Function::Write => KvOp::Write(Value::from_json(&invoke.value)?),
         Function::Cas if accepts.cas => match invoke.value.as_array().map(Vec::as_slice) {
-            Some([expected, new]) => {
-                KvOp::Cas { expected: Value::from_json(expected)?, new: Value::from_json(new)? }
+            Some([expected, new]) => KvOp::Cas {
+                expected: Value::from_json(expected)?,
+                new: Value::from_json(new)?,
+            },
+            _ => {
+                return Err(DecodeError(format!(
+                    "cas value {} is not [expected, new]",
+                    invoke.value
+                )))
             }
-            _ => return Err(DecodeError(format!("cas value {} is not [expected, new]", invoke.value))),
         },
         Function::Delete if accepts.delete_append => KvOp::Delete,
         Function::Append if accepts.delete_append => match Value::from_json(&invoke.value)? {
@@ -145,16 +170,26 @@ fn decode(
     };
     let key = match (&invoke.key, accepts.needs_key) {
         (Some(key), true) => Some(Arc::from(key.as_str())),
-        (None, true) => return Err(DecodeError(format!("the {} model needs a key on every operation", accepts.name))),
+        (None, true) => {
+            return Err(DecodeError(format!(
+                "the {} model needs a key on every operation",
+                accepts.name
+            )))
+        }
         (_, false) => None,
     };
     let output = match completion {
         Completion::Unknown => None,
         Completion::Mismatch(_) if matches!(op, KvOp::Cas { .. }) => Some(KvOutput::Mismatch),
         Completion::Mismatch(_) => {
-            return Err(DecodeError(format!("a {} failed with \"mismatch\"; only cas can", invoke.f)));
+            return Err(DecodeError(format!(
+                "a {} failed with \"mismatch\"; only cas can",
+                invoke.f
+            )));
         }
-        Completion::Ok(event) if op == KvOp::Read => Some(KvOutput::Read(Value::from_json(&event.value)?)),
+        Completion::Ok(event) if op == KvOp::Read => {
+            Some(KvOutput::Read(Value::from_json(&event.value)?))
+        }
         Completion::Ok(_) => Some(KvOutput::Done),
     };
     Ok((KvInput { key, op }, output))
@@ -171,7 +206,12 @@ macro_rules! register_like_model {
                 Value::Nil
             }
 
-            fn step(&self, state: &Value, input: &KvInput, output: Option<&KvOutput>) -> Steps<Value> {
+            fn step(
+                &self,
+                state: &Value,
+                input: &KvInput,
+                output: Option<&KvOutput>,
+            ) -> Steps<Value> {
                 step(state, &input.op, output)
             }
 
@@ -196,7 +236,8 @@ macro_rules! register_like_model {
                 ops: &[Operation<KvInput, KvOutput>],
                 members: &[usize],
             ) -> Option<Box<dyn Lookahead<Value>>> {
-                ReadReachability::new(ops, members).map(|l| Box::new(l) as Box<dyn Lookahead<Value>>)
+                ReadReachability::new(ops, members)
+                    .map(|l| Box::new(l) as Box<dyn Lookahead<Value>>)
             }
         }
 
@@ -214,14 +255,22 @@ macro_rules! register_like_model {
 
 fn partition(by_key: bool, ops: &[Operation<KvInput, KvOutput>]) -> Vec<Partition> {
     if !by_key {
-        return vec![Partition { label: "register".to_string(), ops: (0..ops.len()).collect() }];
+        return vec![Partition {
+            label: "register".to_string(),
+            ops: (0..ops.len()).collect(),
+        }];
     }
     let mut keys: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for op in ops {
         let key = op.input.key.as_deref().unwrap_or("");
         keys.entry(key).or_default().push(op.id);
     }
-    keys.into_iter().map(|(key, ops)| Partition { label: format!("key {key:?}"), ops }).collect()
+    keys.into_iter()
+        .map(|(key, ops)| Partition {
+            label: format!("key {key:?}"),
+            ops,
+        })
+        .collect()
 }
 
 /// A single read/write register starting at nil. Keys are ignored.
@@ -254,9 +303,33 @@ impl Kv {
     }
 }
 
-register_like_model!(Register, Accepts { name: "register", cas: false, delete_append: false, needs_key: false });
-register_like_model!(CasRegister, Accepts { name: "cas-register", cas: true, delete_append: false, needs_key: false });
-register_like_model!(Kv, Accepts { name: "kv", cas: true, delete_append: true, needs_key: true });
+register_like_model!(
+    Register,
+    Accepts {
+        name: "register",
+        cas: false,
+        delete_append: false,
+        needs_key: false
+    }
+);
+register_like_model!(
+    CasRegister,
+    Accepts {
+        name: "cas-register",
+        cas: true,
+        delete_append: false,
+        needs_key: false
+    }
+);
+register_like_model!(
+    Kv,
+    Accepts {
+        name: "kv",
+        cas: true,
+        delete_append: true,
+        needs_key: true
+    }
+);
 
 #[cfg(test)]
 mod tests;

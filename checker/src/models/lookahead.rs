@@ -45,9 +45,16 @@ fn extends(from: &Value, to: &Value) -> bool {
 
 impl ReadReachability {
     /// Prepares the goals of a partition (`members` in local order). `None` if there are no reads.
-    pub fn new(ops: &[Operation<KvInput, KvOutput>], members: &[usize]) -> Option<ReadReachability> {
-        let has_appends = members.iter().any(|&id| matches!(ops[id].input.op, KvOp::Append(_)));
-        let reaches = |written: &Value, goal: &Value| written == goal || (has_appends && extends(written, goal));
+    pub fn new(
+        ops: &[Operation<KvInput, KvOutput>],
+        members: &[usize],
+    ) -> Option<ReadReachability> {
+        let has_appends = members
+            .iter()
+            .any(|&id| matches!(ops[id].input.op, KvOp::Append(_)));
+        let reaches = |written: &Value, goal: &Value| {
+            written == goal || (has_appends && extends(written, goal))
+        };
         let mut goals = Vec::new();
         for (local, &id) in members.iter().enumerate() {
             let (KvOp::Read, Some(KvOutput::Read(value)), Some(ret)) =
@@ -59,16 +66,23 @@ impl ReadReachability {
                 .iter()
                 .enumerate()
                 .rev()
-                .filter(|&(_, &other)| match (&ops[other].input.op, &ops[other].output) {
-                    (KvOp::Write(written), _) => reaches(written, value),
-                    // A cas that failed with mismatch changes nothing; an ok or indeterminate one may.
-                    (KvOp::Cas { new, .. }, Some(KvOutput::Done) | None) => reaches(new, value),
-                    (KvOp::Delete, _) => reaches(&Value::Nil, value),
-                    _ => false,
-                })
+                .filter(
+                    |&(_, &other)| match (&ops[other].input.op, &ops[other].output) {
+                        (KvOp::Write(written), _) => reaches(written, value),
+                        // A cas that failed with mismatch changes nothing; an ok or indeterminate one may.
+                        (KvOp::Cas { new, .. }, Some(KvOutput::Done) | None) => reaches(new, value),
+                        (KvOp::Delete, _) => reaches(&Value::Nil, value),
+                        _ => false,
+                    },
+                )
                 .map(|(other_local, _)| other_local)
                 .collect();
-            goals.push(ReadGoal { local, ret, value: value.clone(), resets });
+            goals.push(ReadGoal {
+                local,
+                ret,
+                value: value.clone(),
+                resets,
+            });
         }
         if goals.is_empty() {
             return None;
@@ -107,8 +121,20 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    fn op(id: usize, op: KvOp, output: Option<KvOutput>, ret: Option<usize>) -> Operation<KvInput, KvOutput> {
-        Operation { id, process: id as u64, input: KvInput { key: None, op }, output, call: id, ret }
+    fn op(
+        id: usize,
+        op: KvOp,
+        output: Option<KvOutput>,
+        ret: Option<usize>,
+    ) -> Operation<KvInput, KvOutput> {
+        Operation {
+            id,
+            process: id as u64,
+            input: KvInput { key: None, op },
+            output,
+            call: id,
+            ret,
+        }
     }
 
     fn s(text: &str) -> Value {
@@ -125,10 +151,17 @@ mod tests {
         ];
         let lookahead = ReadReachability::new(&ops, &[0, 1, 2, 3]).expect("one read");
         let view = |bits: u64| -> SearchView<'static> {
-            SearchView { linearized: Box::leak(Box::new([bits])), frontier: 0 }
+            SearchView {
+                linearized: Box::leak(Box::new([bits])),
+                frontier: 0,
+            }
         };
         // After "b" (ops 1 and 3 linearized: the write that could restart at "a" is used up) "ab" is lost.
-        assert_eq!(lookahead.dead_end(&s("b"), &view(0b1010)), Some(2), "the read can never be placed");
+        assert_eq!(
+            lookahead.dead_end(&s("b"), &view(0b1010)),
+            Some(2),
+            "the read can never be placed"
+        );
         // With the write "a" still pending, "ab" can be produced again.
         assert_eq!(lookahead.dead_end(&s("b"), &view(0b0010)), None);
         // "a" is a prefix of "ab": alive.

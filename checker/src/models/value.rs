@@ -26,7 +26,9 @@ impl Value {
                 .map(Value::Int)
                 .ok_or_else(|| DecodeError(format!("value {n} is not a 64-bit integer"))),
             serde_json::Value::String(s) => Ok(Value::Str(Arc::from(s.as_str()))),
-            other => Err(DecodeError(format!("value {other} is not null, an integer or a string"))),
+            other => Err(DecodeError(format!(
+                "value {other} is not null, an integer or a string"
+            ))),
         }
     }
 

@@ -74,7 +74,9 @@ pub fn verdict(model: OracleModel, history: &History) -> Result<Verdict, OracleE
     let mut completion_of: HashMap<usize, usize> = HashMap::new();
     let mut pending: HashMap<u64, usize> = HashMap::new();
     for (position, event) in events.iter().enumerate() {
-        let Process::Client(process) = event.process else { continue };
+        let Process::Client(process) = event.process else {
+            continue;
+        };
         if event.kind == EventType::Invoke {
             pending.insert(process, position);
         } else if let Some(invoke) = pending.remove(&process) {
@@ -89,7 +91,9 @@ pub fn verdict(model: OracleModel, history: &History) -> Result<Verdict, OracleE
     let mut dropped: HashMap<u64, bool> = HashMap::new();
     let mut invoked_op: HashMap<u64, CellOp> = HashMap::new();
     for (position, event) in events.iter().enumerate() {
-        let Process::Client(process) = event.process else { continue };
+        let Process::Client(process) = event.process else {
+            continue;
+        };
         let unsupported = |message: String| OracleError::Unsupported { position, message };
         let thread = *thread_of.entry(process).or_insert_with(|| {
             next_thread += 1;
@@ -101,10 +105,14 @@ pub fn verdict(model: OracleModel, history: &History) -> Result<Verdict, OracleE
                 let ends_in_plain_failure = completion_of
                     .get(&position)
                     .map(|&c| &events[c])
-                    .is_some_and(|c| c.kind == EventType::Fail && c.error.as_deref() != Some("mismatch"));
+                    .is_some_and(|c| {
+                        c.kind == EventType::Fail && c.error.as_deref() != Some("mismatch")
+                    });
                 dropped.insert(process, ends_in_plain_failure);
                 if !ends_in_plain_failure {
-                    tester.on_invoke(thread, op.clone()).map_err(OracleError::Refused)?;
+                    tester
+                        .on_invoke(thread, op.clone())
+                        .map_err(OracleError::Refused)?;
                     invoked_op.insert(process, op);
                 }
             }
@@ -113,18 +121,23 @@ pub fn verdict(model: OracleModel, history: &History) -> Result<Verdict, OracleE
                     continue;
                 }
                 let Some(op) = invoked_op.remove(&process) else {
-                    return Err(OracleError::Refused(format!("completion at {position} without invocation")));
+                    return Err(OracleError::Refused(format!(
+                        "completion at {position} without invocation"
+                    )));
                 };
                 let ret = match kind {
                     EventType::Ok => match op.action {
-                        Action::Read => CellRet::Read(
-                            Cell::from_json(&event.value)
-                                .ok_or_else(|| unsupported(format!("read value {} is not a scalar", event.value)))?,
-                        ),
+                        Action::Read => {
+                            CellRet::Read(Cell::from_json(&event.value).ok_or_else(|| {
+                                unsupported(format!("read value {} is not a scalar", event.value))
+                            })?)
+                        }
                         _ => CellRet::Done,
                     },
                     EventType::Fail if matches!(op.action, Action::Cas(..)) => CellRet::Mismatch,
-                    EventType::Fail => return Err(unsupported(format!("{} failed with \"mismatch\"", event.f))),
+                    EventType::Fail => {
+                        return Err(unsupported(format!("{} failed with \"mismatch\"", event.f)))
+                    }
                     // Indeterminate: stays in flight forever; the process continues on a new thread.
                     _ => {
                         next_thread += 1;
@@ -132,15 +145,23 @@ pub fn verdict(model: OracleModel, history: &History) -> Result<Verdict, OracleE
                         continue;
                     }
                 };
-                tester.on_return(thread, ret).map_err(OracleError::Refused)?;
+                tester
+                    .on_return(thread, ret)
+                    .map_err(OracleError::Refused)?;
             }
         }
     }
-    Ok(if tester.is_consistent() { Verdict::Ok } else { Verdict::Illegal })
+    Ok(if tester.is_consistent() {
+        Verdict::Ok
+    } else {
+        Verdict::Illegal
+    })
 }
 
 fn decode_op(model: OracleModel, event: &crate::history::Event) -> Result<CellOp, String> {
-    let cell = |json: &serde_json::Value| Cell::from_json(json).ok_or_else(|| format!("value {json} is not a scalar"));
+    let cell = |json: &serde_json::Value| {
+        Cell::from_json(json).ok_or_else(|| format!("value {json} is not a scalar"))
+    };
     let (cas, delete_append) = match model {
         OracleModel::Register => (false, false),
         OracleModel::CasRegister => (true, false),
@@ -162,7 +183,9 @@ fn decode_op(model: OracleModel, event: &crate::history::Event) -> Result<CellOp
     };
     let key = match (model, &event.key) {
         (OracleModel::Kv, Some(key)) => key.clone(),
-        (OracleModel::Kv, None) => return Err("the kv model needs a key on every operation".to_string()),
+        (OracleModel::Kv, None) => {
+            return Err("the kv model needs a key on every operation".to_string())
+        }
         _ => String::new(),
     };
     Ok(CellOp { key, action })

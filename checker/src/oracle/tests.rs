@@ -52,7 +52,10 @@ fn indeterminate_write_may_take_effect_late_or_never() {
         r#"{"type":"invoke","process":1,"f":"read","value":null,"time":4}"#,
         r#"{"type":"ok","process":1,"f":"read","value":null,"time":5}"#,
     ]);
-    assert_eq!(verdict(OracleModel::Register, &flip_back), Ok(Verdict::Illegal));
+    assert_eq!(
+        verdict(OracleModel::Register, &flip_back),
+        Ok(Verdict::Illegal)
+    );
 }
 
 #[test]
@@ -61,14 +64,20 @@ fn cas_mismatch_needs_another_value_and_plain_failures_are_dropped() {
         r#"{"type":"invoke","process":0,"f":"cas","value":[null,1],"time":0}"#,
         r#"{"type":"fail","process":0,"f":"cas","value":[null,1],"time":1,"error":"mismatch"}"#,
     ]);
-    assert_eq!(verdict(OracleModel::CasRegister, &mismatch_on_expected), Ok(Verdict::Illegal));
+    assert_eq!(
+        verdict(OracleModel::CasRegister, &mismatch_on_expected),
+        Ok(Verdict::Illegal)
+    );
     let failed_write_has_no_effect = history(&[
         r#"{"type":"invoke","process":0,"f":"write","value":1,"time":0}"#,
         r#"{"type":"fail","process":0,"f":"write","value":1,"time":1,"error":"timeout"}"#,
         r#"{"type":"invoke","process":1,"f":"read","value":null,"time":2}"#,
         r#"{"type":"ok","process":1,"f":"read","value":null,"time":3}"#,
     ]);
-    assert_eq!(verdict(OracleModel::CasRegister, &failed_write_has_no_effect), Ok(Verdict::Ok));
+    assert_eq!(
+        verdict(OracleModel::CasRegister, &failed_write_has_no_effect),
+        Ok(Verdict::Ok)
+    );
 }
 
 #[test]
@@ -98,6 +107,12 @@ fn kv_keys_are_independent_registers() {
 #[test]
 fn unsupported_functions_and_missing_keys_are_refused() {
     let cas = history(&[r#"{"type":"invoke","process":0,"f":"cas","value":[1,2],"time":0}"#]);
-    assert!(matches!(verdict(OracleModel::Register, &cas), Err(OracleError::Unsupported { position: 0, .. })));
-    assert!(matches!(verdict(OracleModel::Kv, &cas), Err(OracleError::Unsupported { position: 0, .. })));
+    assert!(matches!(
+        verdict(OracleModel::Register, &cas),
+        Err(OracleError::Unsupported { position: 0, .. })
+    ));
+    assert!(matches!(
+        verdict(OracleModel::Kv, &cas),
+        Err(OracleError::Unsupported { position: 0, .. })
+    ));
 }

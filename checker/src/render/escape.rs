@@ -36,7 +36,10 @@ mod tests {
 
     #[test]
     fn markup_and_quotes_are_neutralised() {
-        assert_eq!(escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
         assert_eq!(escape("nul\u{0}"), "nul\u{fffd}");
     }
 

@@ -37,7 +37,10 @@ use crate::result::CheckResult;
 pub fn html(history: &History, result: &CheckResult, title: &str) -> String {
     let mut page = Page::new(title);
     page.section("summary", "Summary", &view::summary(history, result));
-    let drawn: Vec<usize> = view::display_order(result).into_iter().take(PARTITIONS_DRAWN_MAX).collect();
+    let drawn: Vec<usize> = view::display_order(result)
+        .into_iter()
+        .take(PARTITIONS_DRAWN_MAX)
+        .collect();
     let mut partitions = view::partition_table(result, &drawn);
     if result.partitions.len() > drawn.len() {
         partitions.push_str(&format!(

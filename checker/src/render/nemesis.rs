@@ -63,7 +63,11 @@ pub(crate) fn nemesis_spans(history: &History) -> Vec<NemesisSpan> {
             continue;
         }
         let f = event.f.as_str();
-        let detail = if event.value.is_null() { String::new() } else { truncate(&event.value.to_string(), DETAIL_CHARS_MAX) };
+        let detail = if event.value.is_null() {
+            String::new()
+        } else {
+            truncate(&event.value.to_string(), DETAIL_CHARS_MAX)
+        };
         let (name, action) = if let Some(name) = f.strip_prefix("start-") {
             (name, Action::Start)
         } else if let Some(name) = f.strip_prefix("stop-") {
@@ -79,7 +83,11 @@ pub(crate) fn nemesis_spans(history: &History) -> Vec<NemesisSpan> {
                     add_detail(&mut spans[index], name, &detail);
                 } else if spans.len() < SPANS_MAX {
                     open.insert(name.to_string(), spans.len());
-                    spans.push(NemesisSpan { start: position, end: None, label: label(name, &detail) });
+                    spans.push(NemesisSpan {
+                        start: position,
+                        end: None,
+                        label: label(name, &detail),
+                    });
                 }
             }
             Action::Stop => {
@@ -91,7 +99,11 @@ pub(crate) fn nemesis_spans(history: &History) -> Vec<NemesisSpan> {
                     spans[index].end = Some(position);
                 } else if spans.len() < SPANS_MAX {
                     closed.insert(name.to_string(), spans.len());
-                    spans.push(NemesisSpan { start: position, end: Some(position), label: label(f, &detail) });
+                    spans.push(NemesisSpan {
+                        start: position,
+                        end: Some(position),
+                        label: label(f, &detail),
+                    });
                 }
             }
         }

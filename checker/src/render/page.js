@@ -15,10 +15,22 @@
       drawn + " operation" + (drawn === 1 ? "" : "s") + " drawn.";
   }
 
+  // Scrolls a wide timeline so the blocked operation of the shown overlay is in view.
+  function scrollToBlocked(section) {
+    var scroller = section.querySelector(".timeline-scroll");
+    var blocked = section.querySelector("g.partial:not(.hidden) rect.blocked");
+    if (!scroller || !blocked) { return; }
+    var x = blocked.x.baseVal.value;
+    if (x > scroller.clientWidth * 0.8) {
+      scroller.scrollLeft = Math.max(0, x - scroller.clientWidth * 0.6);
+    }
+  }
+
   function showPartition(id) {
     sections.forEach(function (s) { s.classList.toggle("hidden", s.id !== id); });
     buttons.forEach(function (b) { b.classList.toggle("selected", b.dataset.target === id); });
     var shown = document.getElementById(id);
+    if (shown) { scrollToBlocked(shown); }
     if (status && shown) { status.textContent = describe(shown); }
   }
 
@@ -56,6 +68,7 @@
       overlays.forEach(function (g) { g.classList.toggle("hidden", g.dataset.partial !== k); });
       tables.forEach(function (t) { t.classList.toggle("hidden", t.dataset.partial !== k); });
       partialButtons.forEach(function (b) { b.classList.toggle("selected", b.dataset.partial === k); });
+      scrollToBlocked(section);
     }
     overlays.forEach(function (g) {
       var button = document.createElement("button");

@@ -19,7 +19,10 @@ pub struct Page {
 impl Page {
     /// An empty page with `title` (plain text; escaped).
     pub fn new(title: &str) -> Page {
-        Page { title: title.to_string(), sections: Vec::new() }
+        Page {
+            title: title.to_string(),
+            sections: Vec::new(),
+        }
     }
 
     /// Appends a section with an anchor `id`, a plain-text `heading` (escaped) and an HTML `body`
@@ -41,11 +44,18 @@ impl Page {
 
     /// The whole document.
     pub fn finish(&self) -> String {
-        let mut out = String::with_capacity(self.sections.iter().map(String::len).sum::<usize>() + 16_384);
+        let mut out =
+            String::with_capacity(self.sections.iter().map(String::len).sum::<usize>() + 16_384);
         out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-        out.push_str(&format!("<title>{}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n", escape(&self.title)));
-        out.push_str(&format!("<header><h1>{}</h1></header>\n<main>\n", escape(&self.title)));
+        out.push_str(&format!(
+            "<title>{}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n",
+            escape(&self.title)
+        ));
+        out.push_str(&format!(
+            "<header><h1>{}</h1></header>\n<main>\n",
+            escape(&self.title)
+        ));
         for section in &self.sections {
             out.push_str(section);
         }

@@ -60,7 +60,8 @@ pub fn latency_points(history: &History) -> Vec<(u64, u64, Outcome)> {
                 EventType::Fail => Outcome::Fail,
                 EventType::Info | EventType::Invoke => Outcome::Info,
             };
-            matches!(invoke.process, Process::Client(_)).then(|| (invoke.time, done.time.saturating_sub(invoke.time), outcome))
+            matches!(invoke.process, Process::Client(_))
+                .then(|| (invoke.time, done.time.saturating_sub(invoke.time), outcome))
         })
         .collect()
 }
@@ -71,7 +72,11 @@ fn nice(raw: f64) -> f64 {
         return 1.0;
     }
     let magnitude = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * magnitude).find(|&step| step >= raw).unwrap_or(10.0 * magnitude)
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|&step| step >= raw)
+        .unwrap_or(10.0 * magnitude)
 }
 
 /// The frame, x axis (time) with grid, fault intervals, and the opening `<svg>`.
@@ -89,8 +94,7 @@ impl Frame {
             r#"<svg class="plot {class}" xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{HEIGHT_PX}" viewBox="0 0 {WIDTH_PX} {HEIGHT_PX}" role="img" aria-label="{}">"#,
             escape(aria)
         );
-        let frame = Frame { svg, span_ns };
-        let mut frame = frame;
+        let mut frame = Frame { svg, span_ns };
         let step = nice(frame.span_ns / 8.0);
         let mut tick = 0.0;
         while tick <= frame.span_ns + 0.5 {
@@ -113,7 +117,12 @@ impl Frame {
         for fault in faults.iter().take(super::nemesis::SPANS_MAX) {
             let x0 = frame.x(fault.start_ns as f64);
             let x1 = frame.x(fault.end_ns as f64).max(x0 + 2.0);
-            let tip = format!("{}: {} – {}", fault.label, format_ns(fault.start_ns), format_ns(fault.end_ns));
+            let tip = format!(
+                "{}: {} – {}",
+                fault.label,
+                format_ns(fault.start_ns),
+                format_ns(fault.end_ns)
+            );
             let _ = write!(
                 frame.svg,
                 r#"<g class="fault"><rect x="{x0:.1}" y="{TOP_PX}" width="{w:.1}" height="{h:.1}"/><text x="{tx:.1}" y="{ty:.1}">{label}</text><title>{tip}</title></g>"#,
@@ -154,10 +163,33 @@ impl Frame {
             h = HEIGHT_PX - TOP_PX - BOTTOM_PX
         );
         if let Some(note) = note {
-            let _ = write!(self.svg, r#"<text x="{LEFT_PX}" y="14">{}</text>"#, escape(&note));
+            let _ = write!(
+                self.svg,
+                r#"<text x="{LEFT_PX}" y="14">{}</text>"#,
+                escape(&note)
+            );
         }
         self.svg.push_str("</svg>");
         self.svg
+    }
+}
+
+/// A rate with a k or M suffix: `800k`, `1.2M`.
+fn format_rate(per_second: f64) -> String {
+    if per_second >= 1e6 {
+        format!("{:.3}", per_second / 1e6)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+            + "M"
+    } else if per_second >= 1e3 {
+        format!("{:.3}", per_second / 1e3)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+            + "k"
+    } else {
+        format!("{per_second:.0}")
     }
 }
 
@@ -185,7 +217,8 @@ pub fn latency_plot_svg(points: &[(u64, u64, Outcome)], faults: &[FaultInterval]
     let decade_low = (latency_min as f64).log10().floor() as i32;
     let decade_high = ((latency_max as f64).log10().ceil() as i32).max(decade_low + 1);
     let y = |latency: u64| {
-        let fraction = ((latency.max(1) as f64).log10() - decade_low as f64) / (decade_high - decade_low) as f64;
+        let fraction = ((latency.max(1) as f64).log10() - decade_low as f64)
+            / (decade_high - decade_low) as f64;
         plot_bottom() - fraction.clamp(0.0, 1.0) * (plot_bottom() - TOP_PX)
     };
     for decade in decade_low..=decade_high {
@@ -202,8 +235,7 @@ pub fn latency_plot_svg(points: &[(u64, u64, Outcome)], faults: &[FaultInterval]
     }
     let (drawn, note) = thin(points);
     let mut counts: HashMap<Outcome, usize> = HashMap::new();
-    for &(time, latency, outcome) in points {
-        let _ = (time, latency);
+    for &(_, _, outcome) in points {
         *counts.entry(outcome).or_default() += 1;
     }
     // Ok first so rarer outcomes are drawn on top.
@@ -228,7 +260,11 @@ fn thin(points: &[(u64, u64, Outcome)]) -> (Vec<&(u64, u64, Outcome)>, Option<St
     if points.len() <= POINTS_DRAWN_MAX {
         return (points.iter().collect(), None);
     }
-    let mut drawn: Vec<&(u64, u64, Outcome)> = points.iter().filter(|p| p.2 != Outcome::Ok).take(POINTS_DRAWN_MAX).collect();
+    let mut drawn: Vec<&(u64, u64, Outcome)> = points
+        .iter()
+        .filter(|p| p.2 != Outcome::Ok)
+        .take(POINTS_DRAWN_MAX)
+        .collect();
     let room = POINTS_DRAWN_MAX - drawn.len();
     let ok: Vec<&(u64, u64, Outcome)> = points.iter().filter(|p| p.2 == Outcome::Ok).collect();
     if room > 0 && !ok.is_empty() {
@@ -249,12 +285,17 @@ pub fn throughput_plot_svg(points: &[(u64, u64, Outcome)], faults: &[FaultInterv
         .max()
         .unwrap_or(0);
     let bucket_ns = nice(span_ns.max(1) as f64 / BUCKETS_TARGET as f64).max(1.0) as u64;
-    let buckets = usize::try_from(span_ns / bucket_ns + 1).unwrap_or(usize::MAX).min(BUCKETS_TARGET as usize * 3);
+    let buckets = usize::try_from(span_ns / bucket_ns + 1)
+        .unwrap_or(usize::MAX)
+        .min(BUCKETS_TARGET as usize * 3);
     let mut rates: HashMap<Outcome, Vec<f64>> = HashMap::new();
     let mut counts: HashMap<Outcome, usize> = HashMap::new();
     for &(time, latency, outcome) in points {
-        let bucket = usize::try_from(time.saturating_add(latency) / bucket_ns).unwrap_or(usize::MAX).min(buckets - 1);
-        rates.entry(outcome).or_insert_with(|| vec![0.0; buckets])[bucket] += 1e9 / bucket_ns as f64;
+        let bucket = usize::try_from(time.saturating_add(latency) / bucket_ns)
+            .unwrap_or(usize::MAX)
+            .min(buckets - 1);
+        rates.entry(outcome).or_insert_with(|| vec![0.0; buckets])[bucket] +=
+            1e9 / bucket_ns as f64;
         *counts.entry(outcome).or_default() += 1;
     }
     let mut frame = Frame::new("throughput", "throughput over time", span_ns, faults);
@@ -266,20 +307,34 @@ pub fn throughput_plot_svg(points: &[(u64, u64, Outcome)], faults: &[FaultInterv
         let yy = y(value);
         let _ = write!(
             frame.svg,
-            r#"<line class="grid" x1="{LEFT_PX}" y1="{yy:.1}" x2="{x2:.1}" y2="{yy:.1}"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="end">{value:.0}/s</text>"#,
+            r#"<line class="grid" x1="{LEFT_PX}" y1="{yy:.1}" x2="{x2:.1}" y2="{yy:.1}"/><text x="{tx:.1}" y="{ty:.1}" text-anchor="end">{}/s</text>"#,
+            format_rate(value),
             x2 = WIDTH_PX - RIGHT_PX,
             tx = LEFT_PX - 6.0,
             ty = yy + 4.0
         );
     }
     for outcome in Outcome::ALL {
-        let Some(series) = rates.get(&outcome) else { continue };
+        let Some(series) = rates.get(&outcome) else {
+            continue;
+        };
         let points: Vec<String> = series
             .iter()
             .enumerate()
-            .map(|(bucket, &rate)| format!("{:.1},{:.1}", frame.x((bucket as f64 + 0.5) * bucket_ns as f64), y(rate)))
+            .map(|(bucket, &rate)| {
+                format!(
+                    "{:.1},{:.1}",
+                    frame.x((bucket as f64 + 0.5) * bucket_ns as f64),
+                    y(rate)
+                )
+            })
             .collect();
-        let _ = write!(frame.svg, r#"<polyline class="{}" points="{}"/>"#, outcome.class(), points.join(" "));
+        let _ = write!(
+            frame.svg,
+            r#"<polyline class="{}" points="{}"/>"#,
+            outcome.class(),
+            points.join(" ")
+        );
     }
     frame.legend(&counts);
     frame.finish(Some(format!("buckets of {}", format_ns(bucket_ns))))

@@ -19,18 +19,35 @@ pub(crate) struct Selection {
 }
 
 pub(crate) fn select_ops(result: &CheckResult, partition: &PartitionResult) -> Selection {
-    let mut ops: Vec<usize> = partition.ops.iter().copied().filter(|&id| result.ops.get(id).is_some()).collect();
+    let mut ops: Vec<usize> = partition
+        .ops
+        .iter()
+        .copied()
+        .filter(|&id| result.ops.get(id).is_some())
+        .collect();
     ops.sort_by_key(|&id| result.ops[id].call);
     let total = ops.len();
     if total <= OPS_DRAWN_MAX {
-        return Selection { ops, total, note: None };
+        return Selection {
+            ops,
+            total,
+            note: None,
+        };
     }
-    let anchor = partition.partials.first().and_then(|partial| ops.iter().position(|&id| id == partial.blocked_op));
+    let anchor = partition
+        .partials
+        .first()
+        .and_then(|partial| ops.iter().position(|&id| id == partial.blocked_op));
     let (start, note) = match anchor {
         Some(index) => {
             // Mostly what came before the failure (what led to it), some of what overlapped it after.
-            let start = index.saturating_sub(OPS_DRAWN_MAX * 3 / 4).min(total - OPS_DRAWN_MAX);
-            (start, "invoked around the operation that could not be linearized")
+            let start = index
+                .saturating_sub(OPS_DRAWN_MAX * 3 / 4)
+                .min(total - OPS_DRAWN_MAX);
+            (
+                start,
+                "invoked around the operation that could not be linearized",
+            )
         }
         None => (0, "invoked first"),
     };
@@ -40,5 +57,9 @@ pub(crate) fn select_ops(result: &CheckResult, partition: &PartitionResult) -> S
         start,
         total - start - OPS_DRAWN_MAX
     );
-    Selection { ops: window, total, note: Some(note) }
+    Selection {
+        ops: window,
+        total,
+        note: Some(note),
+    }
 }

@@ -63,14 +63,27 @@ pub fn timeline_svg(history: &History, result: &CheckResult, partition: usize) -
     timeline_for(history, result, partition, &selection)
 }
 
-pub(crate) fn timeline_for(history: &History, result: &CheckResult, partition: usize, selection: &Selection) -> String {
+pub(crate) fn timeline_for(
+    history: &History,
+    result: &CheckResult,
+    partition: usize,
+    selection: &Selection,
+) -> String {
     let part = &result.partitions[partition];
-    let ops: Vec<&OpView> = selection.ops.iter().filter_map(|&id| result.ops.get(id)).collect();
+    let ops: Vec<&OpView> = selection
+        .ops
+        .iter()
+        .filter_map(|&id| result.ops.get(id))
+        .collect();
     let events = history.events();
     let mut processes: Vec<u64> = ops.iter().map(|op| op.process).collect();
     processes.sort_unstable();
     processes.dedup();
-    let row_of: BTreeMap<u64, usize> = processes.iter().enumerate().map(|(row, &p)| (p, row)).collect();
+    let row_of: BTreeMap<u64, usize> = processes
+        .iter()
+        .enumerate()
+        .map(|(row, &p)| (p, row))
+        .collect();
 
     // The window of event positions drawn, and the faults that overlap it.
     let window_start = ops.iter().map(|op| op.call).min().unwrap_or(0);
@@ -78,20 +91,35 @@ pub(crate) fn timeline_for(history: &History, result: &CheckResult, partition: u
     let window_end = if open_ended {
         events.len().saturating_sub(1)
     } else {
-        ops.iter().filter_map(|op| op.ret).max().unwrap_or(window_start)
+        ops.iter()
+            .filter_map(|op| op.ret)
+            .max()
+            .unwrap_or(window_start)
     };
     let spans: Vec<NemesisSpan> = nemesis_spans(history)
         .into_iter()
         .filter(|span| span.start <= window_end && span.end.unwrap_or(usize::MAX) >= window_start)
         .collect();
-    let mut positions: Vec<usize> = ops.iter().flat_map(|op| std::iter::once(op.call).chain(op.ret)).collect();
+    let mut positions: Vec<usize> = ops
+        .iter()
+        .flat_map(|op| std::iter::once(op.call).chain(op.ret))
+        .collect();
     for span in &spans {
-        positions.extend([span.start].into_iter().chain(span.end).filter(|p| (window_start..=window_end).contains(p)));
+        positions.extend(
+            [span.start]
+                .into_iter()
+                .chain(span.end)
+                .filter(|p| (window_start..=window_end).contains(p)),
+        );
     }
     positions.sort_unstable();
     positions.dedup();
-    let column_px = (WIDTH_TARGET_PX / positions.len().max(1) as f64).clamp(COLUMN_PX_MIN, COLUMN_PX_MAX);
-    let columns = Columns { positions, column_px };
+    let column_px =
+        (WIDTH_TARGET_PX / positions.len().max(1) as f64).clamp(COLUMN_PX_MIN, COLUMN_PX_MAX);
+    let columns = Columns {
+        positions,
+        column_px,
+    };
     let width = columns.right_px() + 20.0;
     let height = TOP_PX + processes.len().max(1) as f64 * ROW_PX + 12.0;
     let body_bottom = TOP_PX + processes.len().max(1) as f64 * ROW_PX;
@@ -105,7 +133,7 @@ pub(crate) fn timeline_for(history: &History, result: &CheckResult, partition: u
     );
     let _ = write!(
         svg,
-        r##"<defs><pattern id="{hatch}" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="8" height="8" fill="#fff3d6"/><line x1="0" y1="0" x2="0" y2="8" stroke="#e3a33b" stroke-width="3"/></pattern></defs>"##
+        r##"<defs><pattern id="{hatch}" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="8" height="8" fill="#fff3d6"/><line x1="0" y1="0" x2="0" y2="8" stroke="#efbe6e" stroke-width="2.5"/></pattern></defs>"##
     );
     // Process rows (alternating background) with labels.
     for (row, process) in processes.iter().enumerate() {
@@ -130,19 +158,28 @@ pub(crate) fn timeline_for(history: &History, result: &CheckResult, partition: u
         );
         if major {
             let time = events.get(position).map_or(0, |e| e.time);
-            let _ = write!(svg, r#"<text class="axis" x="{x:.1}" y="{y:.1}">{}</text>"#, escape(&format_ns(time)), y = TOP_PX - 10.0);
+            let _ = write!(
+                svg,
+                r#"<text class="axis" x="{x:.1}" y="{y:.1}">{}</text>"#,
+                escape(&format_ns(time)),
+                y = TOP_PX - 10.0
+            );
         }
     }
     // Faults behind the operations.
     for span in &spans {
         let x0 = columns.x(span.start).max(LEFT_PX);
-        let x1 = span.end.map_or(columns.right_px(), |end| columns.x(end)).min(columns.right_px());
+        let x1 = span
+            .end
+            .map_or(columns.right_px(), |end| columns.x(end))
+            .min(columns.right_px());
         let x1 = x1.max(x0 + 3.0);
         let tip = format!(
             "nemesis: {}\nfrom {} to {}",
             span.label,
             format_ns(events[span.start].time),
-            span.end.map_or("the end".to_string(), |end| format_ns(events[end].time))
+            span.end
+                .map_or("the end".to_string(), |end| format_ns(events[end].time))
         );
         let _ = write!(
             svg,
@@ -161,18 +198,34 @@ pub(crate) fn timeline_for(history: &History, result: &CheckResult, partition: u
     {
         let mut by_row: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
         for op in &ops {
-            by_row.entry(row_of[&op.process]).or_default().push(columns.x(op.call));
+            by_row
+                .entry(row_of[&op.process])
+                .or_default()
+                .push(columns.x(op.call));
         }
         for op in &ops {
             let x0 = columns.x(op.call);
-            let next = by_row[&row_of[&op.process]].iter().copied().filter(|&x| x > x0).fold(f64::INFINITY, f64::min);
+            let next = by_row[&row_of[&op.process]]
+                .iter()
+                .copied()
+                .filter(|&x| x > x0)
+                .fold(f64::INFINITY, f64::min);
             next_call.insert(op.id, next.min(columns.right_px()));
         }
     }
     for op in &ops {
         let (x0, x1, y) = bar(&columns, &row_of, op);
-        let kind = if op.ret.is_none() { "indeterminate" } else { "ok" };
-        let fill = if op.ret.is_none() { format!(r#" fill="url(#{hatch})""#) } else { String::new() };
+        let kind = if op.ret.is_none() {
+            "indeterminate"
+        } else {
+            "ok"
+        };
+        // Inline style: it must win over the stylesheet's fill for bars.
+        let fill = if op.ret.is_none() {
+            format!(r#" style="fill: url(#{hatch})""#)
+        } else {
+            String::new()
+        };
         let text_px = next_call[&op.id] - x0 - 8.0;
         let chars = (text_px / CHAR_PX).floor().max(0.0) as usize;
         let tip = op_tip(op, &part.label);
@@ -204,13 +257,19 @@ pub(crate) fn timeline_for(history: &History, result: &CheckResult, partition: u
 
 fn bar(columns: &Columns, row_of: &BTreeMap<u64, usize>, op: &OpView) -> (f64, f64, f64) {
     let x0 = columns.x(op.call) - columns.column_px * 0.3;
-    let x1 = op.ret.map_or(columns.right_px(), |ret| columns.x(ret) + columns.column_px * 0.3);
+    let x1 = op.ret.map_or(columns.right_px(), |ret| {
+        columns.x(ret) + columns.column_px * 0.3
+    });
     let y = TOP_PX + row_of[&op.process] as f64 * ROW_PX + BAR_TOP_PX;
     (x0, x1, y)
 }
 
 fn op_tip(op: &OpView, partition: &str) -> String {
-    let returned = op.return_time_ns.map_or("never returned (indeterminate)".to_string(), |t| format!("returned {}", format_ns(t)));
+    let returned = op
+        .return_time_ns
+        .map_or("never returned (indeterminate)".to_string(), |t| {
+            format!("returned {}", format_ns(t))
+        });
     format!(
         "{}\nprocess {} · operation {} · {partition}\ninvoked {}, {returned}",
         op.description,
@@ -239,7 +298,11 @@ fn partial_overlay(
             blocked.map_or("?", |op| op.description.as_str())
         ))
     );
-    let drawn = |id: usize| result.ops.get(id).filter(|op| row_of.contains_key(&op.process) && columns.positions.binary_search(&op.call).is_ok());
+    let drawn = |id: usize| {
+        result.ops.get(id).filter(|op| {
+            row_of.contains_key(&op.process) && columns.positions.binary_search(&op.call).is_ok()
+        })
+    };
     // The order as a faint path through the badges, then the badges.
     let mut path = Vec::new();
     for step in &partial.steps {
@@ -249,13 +312,20 @@ fn partial_overlay(
         }
     }
     if path.len() > 1 {
-        let _ = write!(svg, r#"<polyline class="order" points="{}"/>"#, path.join(" "));
+        let _ = write!(
+            svg,
+            r#"<polyline class="order" points="{}"/>"#,
+            path.join(" ")
+        );
     }
     for (index, step) in partial.steps.iter().enumerate() {
         let Some(op) = drawn(step.op) else { continue };
         let (x0, x1, y) = bar(columns, row_of, op);
         let number = index + 1;
-        let tip = format!("step {number}: {}\nprocess {}\nstate after: {}", op.description, op.process, step.state_after);
+        let tip = format!(
+            "step {number}: {}\nprocess {}\nstate after: {}",
+            op.description, op.process, step.state_after
+        );
         let badge_px = 10.0 + 7.0 * number.to_string().len() as f64;
         let _ = write!(
             svg,

@@ -32,7 +32,11 @@ fn verdict_class(verdict: Verdict) -> &'static str {
 }
 
 fn pill(verdict: Verdict) -> String {
-    format!(r#"<span class="verdict {}">{}</span>"#, verdict_class(verdict), verdict_name(verdict))
+    format!(
+        r#"<span class="verdict {}">{}</span>"#,
+        verdict_class(verdict),
+        verdict_name(verdict)
+    )
 }
 
 /// Partition indices in display order: Illegal, then Unknown, then Ok; stable within each.
@@ -56,22 +60,41 @@ pub(crate) fn summary(history: &History, result: &CheckResult) -> String {
         ("Verdict", pill(result.verdict)),
         (
             "Partitions",
-            format!("{} Illegal · {} Unknown · {} Ok", count(Verdict::Illegal), count(Verdict::Unknown), count(Verdict::Ok)),
+            format!(
+                "{} Illegal · {} Unknown · {} Ok",
+                count(Verdict::Illegal),
+                count(Verdict::Unknown),
+                count(Verdict::Ok)
+            ),
         ),
         ("Operations checked", result.ops.len().to_string()),
         ("Failed (no effect, not drawn)", dropped.to_string()),
         ("Fault intervals", faults.to_string()),
-        ("History span", escape(&format_ns(history.events().last().map_or(0, |e| e.time)))),
-        ("Check time", escape(&format_ns(u64::try_from(result.elapsed.as_nanos()).unwrap_or(u64::MAX)))),
+        (
+            "History span",
+            escape(&format_ns(history.events().last().map_or(0, |e| e.time))),
+        ),
+        (
+            "Check time",
+            escape(&format_ns(
+                u64::try_from(result.elapsed.as_nanos()).unwrap_or(u64::MAX),
+            )),
+        ),
     ];
     html.push_str(r#"<div class="facts">"#);
     for (name, value) in facts {
-        let _ = write!(html, r#"<div class="fact"><span class="name">{name}</span><span class="value">{value}</span></div>"#);
+        let _ = write!(
+            html,
+            r#"<div class="fact"><span class="name">{name}</span><span class="value">{value}</span></div>"#
+        );
     }
     html.push_str("</div>");
     if result.verdict == Verdict::Illegal {
         html.push_str(r#"<p class="explain">No order of the operations is consistent with both the model and real time. For each Illegal partition the view shows the longest orders the search found (numbered steps) and the operation it could not place next (red): its return came before it could be linearized.</p>"#);
-        if result.partitions_with(Verdict::Illegal).all(|p| p.partials.is_empty()) {
+        if result
+            .partitions_with(Verdict::Illegal)
+            .all(|p| p.partials.is_empty())
+        {
             html.push_str(r#"<p class="note">This result has no partial linearizations: check with explain mode to see why it is Illegal.</p>"#);
         }
     }
@@ -85,7 +108,10 @@ pub(crate) fn partition_table(result: &CheckResult, drawn: &[usize]) -> String {
     for index in display_order(result) {
         let part = &result.partitions[index];
         let name = if drawn.contains(&index) {
-            format!(r##"<a class="partition-link" href="#partition-{index}">{}</a>"##, escape(&part.label))
+            format!(
+                r##"<a class="partition-link" href="#partition-{index}">{}</a>"##,
+                escape(&part.label)
+            )
         } else {
             format!("{} <small>(not drawn)</small>", escape(&part.label))
         };
@@ -97,7 +123,10 @@ pub(crate) fn partition_table(result: &CheckResult, drawn: &[usize]) -> String {
             search_time(part.stats.elapsed_us),
             class = verdict_class(part.verdict),
             pill = pill(part.verdict),
-            reason = part.unknown_reason.map_or(String::new(), |r| format!(" <small>({})</small>", escape(&format!("{r:?}")))),
+            reason = part.unknown_reason.map_or(String::new(), |r| format!(
+                " <small>({})</small>",
+                escape(&format!("{r:?}"))
+            )),
         );
     }
     html.push_str("</tbody></table>");
@@ -132,7 +161,8 @@ pub(crate) fn partition_section(history: &History, result: &CheckResult, index: 
         part.ops.len(),
         part.stats.steps,
         part.stats.configurations,
-        part.unknown_reason.map_or(String::new(), |r| escape(&format!(" · undecided: {r:?}")))
+        part.unknown_reason
+            .map_or(String::new(), |r| escape(&format!(" · undecided: {r:?}")))
     );
     if let Some(note) = &selection.note {
         let _ = write!(html, r#"<p class="note">{}</p>"#, escape(note));
@@ -146,7 +176,11 @@ pub(crate) fn partition_section(history: &History, result: &CheckResult, index: 
     }
     html.push_str(r#"<div class="partial-selector"></div>"#);
     html.push_str(LEGEND);
-    let _ = write!(html, r#"<div class="timeline-scroll">{}</div>"#, timeline_for(history, result, index, &selection));
+    let _ = write!(
+        html,
+        r#"<div class="timeline-scroll">{}</div>"#,
+        timeline_for(history, result, index, &selection)
+    );
     for (k, partial) in part.partials.iter().take(PARTIALS_DRAWN_MAX).enumerate() {
         html.push_str(&steps_table(result, part, partial, k));
     }
@@ -154,7 +188,12 @@ pub(crate) fn partition_section(history: &History, result: &CheckResult, index: 
     html
 }
 
-fn steps_table(result: &CheckResult, part: &PartitionResult, partial: &PartialLinearization, k: usize) -> String {
+fn steps_table(
+    result: &CheckResult,
+    part: &PartitionResult,
+    partial: &PartialLinearization,
+    k: usize,
+) -> String {
     let mut html = String::new();
     let _ = write!(
         html,
@@ -166,11 +205,18 @@ fn steps_table(result: &CheckResult, part: &PartitionResult, partial: &PartialLi
     );
     let skipped = partial.steps.len().saturating_sub(STEPS_LISTED_MAX);
     if skipped > 0 {
-        let _ = write!(html, r#"<tr class="elided"><td colspan="4">… {skipped} earlier steps not listed</td></tr>"#);
+        let _ = write!(
+            html,
+            r#"<tr class="elided"><td colspan="4">… {skipped} earlier steps not listed</td></tr>"#
+        );
     }
     for (index, step) in partial.steps.iter().enumerate().skip(skipped) {
-        let (process, description) =
-            result.ops.get(step.op).map_or((String::from("?"), String::from("?")), |op| (op.process.to_string(), op.description.clone()));
+        let (process, description) = result
+            .ops
+            .get(step.op)
+            .map_or((String::from("?"), String::from("?")), |op| {
+                (op.process.to_string(), op.description.clone())
+            });
         let _ = write!(
             html,
             r#"<tr><td>{}</td><td>{process}</td><td class="op">{}</td><td class="mono">{}</td></tr>"#,

@@ -43,7 +43,11 @@ pub fn configuration_hash<S: Hash>(set_hash: u64, state: &S) -> u64 {
 impl<S: Eq + Hash> Cache<S> {
     /// An empty cache.
     pub fn new() -> Cache<S> {
-        Cache { heads: HashMap::default(), slots: Vec::new(), words: Vec::new() }
+        Cache {
+            heads: HashMap::default(),
+            slots: Vec::new(),
+            words: Vec::new(),
+        }
     }
 
     /// The state stored in `slot`.
@@ -78,8 +82,10 @@ impl<S: Eq + Hash> Cache<S> {
     /// Stores (`set`, `state`), which must not be stored yet, and returns its slot.
     pub fn insert(&mut self, hash: u64, set: &OpSet, state: S) -> SlotId {
         let (lead, window) = set.window();
-        let slot = SlotId::try_from(self.slots.len()).expect("fewer than 2^32 configurations per partition");
-        let words_start = u32::try_from(self.words.len()).expect("fewer than 2^32 cached words per partition");
+        let slot = SlotId::try_from(self.slots.len())
+            .expect("fewer than 2^32 configurations per partition");
+        let words_start =
+            u32::try_from(self.words.len()).expect("fewer than 2^32 cached words per partition");
         self.words.extend_from_slice(window);
         let head = self.heads.entry(hash).or_insert(NO_SLOT);
         self.slots.push(Slot {

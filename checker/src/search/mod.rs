@@ -14,7 +14,8 @@ pub(crate) mod wgl;
 
 use crate::model::{Model, Operation, Partition};
 use crate::result::{
-    CheckResult, LinearizedStep, OpView, PartialLinearization, PartitionResult, SearchStats, UnknownReason, Verdict,
+    CheckResult, LinearizedStep, OpView, PartialLinearization, PartitionResult, SearchStats,
+    UnknownReason, Verdict,
 };
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,7 +54,12 @@ enum Job<'a, M: Model> {
 }
 
 /// What a worker found for one partition.
-type Outcome = (Verdict, Option<UnknownReason>, Vec<PartialLinearization>, SearchStats);
+type Outcome = (
+    Verdict,
+    Option<UnknownReason>,
+    Vec<PartialLinearization>,
+    SearchStats,
+);
 
 struct Shared<'a, M: Model> {
     queue: Mutex<VecDeque<Job<'a, M>>>,
@@ -84,7 +90,10 @@ pub(crate) fn check_partitions<M: Model>(
             scope.spawn(|_| worker(model, ops, &partitions, options, &shared));
         }
     });
-    let results = shared.results.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let results = shared
+        .results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut partition_results = Vec::with_capacity(partitions.len());
     let mut op_partition = vec![0; ops.len()];
     for (index, (partition, result)) in partitions.into_iter().zip(results).enumerate() {
@@ -123,8 +132,16 @@ pub(crate) fn check_partitions<M: Model>(
     }
 }
 
-fn should_stop(options: &CheckOptions, shared_stop: &AtomicBool, deadline: Option<Instant>) -> Option<UnknownReason> {
-    if options.cancel.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+fn should_stop(
+    options: &CheckOptions,
+    shared_stop: &AtomicBool,
+    deadline: Option<Instant>,
+) -> Option<UnknownReason> {
+    if options
+        .cancel
+        .as_ref()
+        .is_some_and(|flag| flag.load(Ordering::Relaxed))
+    {
         return Some(UnknownReason::Cancelled);
     }
     if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -138,7 +155,9 @@ fn should_stop(options: &CheckOptions, shared_stop: &AtomicBool, deadline: Optio
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panicking worker already propagates its panic through `rayon::scope`; the data stays usable.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn worker<'a, M: Model>(
@@ -154,7 +173,12 @@ fn worker<'a, M: Model>(
         };
         let (index, mut search, mut elapsed) = match job {
             Job::New(index) => {
-                let search = Box::new(Search::new(model, ops, &partitions[index].ops, options.explain));
+                let search = Box::new(Search::new(
+                    model,
+                    ops,
+                    &partitions[index].ops,
+                    options.explain,
+                ));
                 (index, search, Duration::ZERO)
             }
             Job::Running(index, search, elapsed) => (index, search, elapsed),
@@ -166,8 +190,12 @@ fn worker<'a, M: Model>(
             elapsed_us: elapsed.as_micros() as u64,
         };
         if let Some(reason) = should_stop(options, &shared.stop, shared.deadline) {
-            lock(&shared.results)[index] =
-                Some((Verdict::Unknown, Some(reason), Vec::new(), stats(&search, elapsed)));
+            lock(&shared.results)[index] = Some((
+                Verdict::Unknown,
+                Some(reason),
+                Vec::new(),
+                stats(&search, elapsed),
+            ));
             continue;
         }
         let slice_started = Instant::now();
@@ -193,13 +221,19 @@ fn worker<'a, M: Model>(
     }
 }
 
-fn describe_partials<M: Model>(model: &M, raw: Vec<wgl::RawPartial<M::State>>) -> Vec<PartialLinearization> {
+fn describe_partials<M: Model>(
+    model: &M,
+    raw: Vec<wgl::RawPartial<M::State>>,
+) -> Vec<PartialLinearization> {
     raw.into_iter()
         .map(|partial| PartialLinearization {
             steps: partial
                 .steps
                 .iter()
-                .map(|(op, state)| LinearizedStep { op: *op, state_after: model.describe_state(state) })
+                .map(|(op, state)| LinearizedStep {
+                    op: *op,
+                    state_after: model.describe_state(state),
+                })
                 .collect(),
             blocked_op: partial.blocked_op,
         })

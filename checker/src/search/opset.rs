@@ -22,7 +22,12 @@ pub struct OpSet {
 impl OpSet {
     /// An empty set over `len` operations.
     pub fn new(len: usize) -> OpSet {
-        OpSet { words: vec![0; len.div_ceil(64)], hash: 0, lead: 0, end: 0 }
+        OpSet {
+            words: vec![0; len.div_ceil(64)],
+            hash: 0,
+            lead: 0,
+            end: 0,
+        }
     }
 
     /// The hash key of one operation.

@@ -93,7 +93,12 @@ pub struct Search<'a, M: Model> {
 
 impl<'a, M: Model> Search<'a, M> {
     /// A search over the operations `members` (global ids into `ops`, any order).
-    pub fn new(model: &'a M, ops: &'a [Operation<M::Input, M::Output>], members: &[usize], explain: bool) -> Self {
+    pub fn new(
+        model: &'a M,
+        ops: &'a [Operation<M::Input, M::Output>],
+        members: &[usize],
+        explain: bool,
+    ) -> Self {
         // Indeterminate read-only operations are legal anywhere and change nothing: leave them out.
         let mut members: Vec<usize> = members
             .iter()
@@ -102,7 +107,10 @@ impl<'a, M: Model> Search<'a, M> {
             .collect();
         members.sort_by_key(|&id| ops[id].call);
         let count = members.len();
-        assert!(count < (u32::MAX / 2) as usize, "a partition holds fewer than 2^31 operations");
+        assert!(
+            count < (u32::MAX / 2) as usize,
+            "a partition holds fewer than 2^31 operations"
+        );
         // Entries 1..=2n sorted by order; calls and returns have distinct orders except +infinity, where
         // ties keep call order (any fixed order is fine: those returns are all at the end).
         let mut order: Vec<(usize, usize, bool)> = Vec::with_capacity(2 * count);
@@ -129,14 +137,25 @@ impl<'a, M: Model> Search<'a, M> {
                 entry_match[i + 1] = return_entry[local];
             }
         }
-        let next = (0..entries as u32).map(|e| if e as usize + 1 < entries { e + 1 } else { NIL }).collect();
-        let prev = (0..entries as u32).map(|e| if e == 0 { NIL } else { e - 1 }).collect();
-        let read_only = members.iter().map(|&id| model.is_read_only(&ops[id].input, ops[id].output.as_ref())).collect();
+        let next = (0..entries as u32)
+            .map(|e| if e as usize + 1 < entries { e + 1 } else { NIL })
+            .collect();
+        let prev = (0..entries as u32)
+            .map(|e| if e == 0 { NIL } else { e - 1 })
+            .collect();
+        let read_only = members
+            .iter()
+            .map(|&id| model.is_read_only(&ops[id].input, ops[id].output.as_ref()))
+            .collect();
         let lookahead = model.lookahead(ops, &members);
         let linearized = OpSet::new(count);
         let mut cache = Cache::new();
         let init = model.init();
-        let state = cache.insert(configuration_hash(linearized.hash(), &init), &linearized, init);
+        let state = cache.insert(
+            configuration_hash(linearized.hash(), &init),
+            &linearized,
+            init,
+        );
         Search {
             model,
             ops,
@@ -213,13 +232,29 @@ impl<'a, M: Model> Search<'a, M> {
     fn dead_end(&self, state: &M::State) -> Option<usize> {
         let lookahead = self.lookahead.as_ref()?;
         let first = self.next[HEAD as usize];
-        let frontier = if first == NIL { usize::MAX } else { self.entry_order[first as usize] };
-        lookahead.dead_end(state, &SearchView { linearized: self.linearized.words(), frontier })
+        let frontier = if first == NIL {
+            usize::MAX
+        } else {
+            self.entry_order[first as usize]
+        };
+        lookahead.dead_end(
+            state,
+            &SearchView {
+                linearized: self.linearized.words(),
+                frontier,
+            },
+        )
     }
 
     /// Tries to enter the configuration "current set + op of `entry`, in `next_state`". Returns whether
     /// it was new (and entered) or already visited (nothing changed).
-    fn try_enter(&mut self, entry: u32, next_state: M::State, alternatives: Vec<M::State>, forced: bool) -> bool {
+    fn try_enter(
+        &mut self,
+        entry: u32,
+        next_state: M::State,
+        alternatives: Vec<M::State>,
+        forced: bool,
+    ) -> bool {
         let local = self.entry_op[entry as usize] as usize;
         let hash = configuration_hash(self.linearized.hash_with(local), &next_state);
         self.linearized.insert(local);
@@ -229,13 +264,21 @@ impl<'a, M: Model> Search<'a, M> {
         }
         if let Some(blocked) = self.dead_end(&next_state) {
             if self.explain {
-                self.record_partial(self.members[blocked], Some((self.members[local], next_state)));
+                self.record_partial(
+                    self.members[blocked],
+                    Some((self.members[local], next_state)),
+                );
             }
             self.linearized.remove(local);
             return false;
         }
         let slot = self.cache.insert(hash, &self.linearized, next_state);
-        self.stack.push(Frame { entry, state_before: self.state, alternatives, forced });
+        self.stack.push(Frame {
+            entry,
+            state_before: self.state,
+            alternatives,
+            forced,
+        });
         self.state = slot;
         self.lift(entry);
         true
@@ -271,7 +314,9 @@ impl<'a, M: Model> Search<'a, M> {
                 // The configuration before a read-only lift is exhausted with it (see module docs).
                 continue;
             }
-            if !frame.alternatives.is_empty() && self.try_states(frame.entry, frame.alternatives, false) {
+            if !frame.alternatives.is_empty()
+                && self.try_states(frame.entry, frame.alternatives, false)
+            {
                 self.entry = self.next[HEAD as usize];
                 return true;
             }
@@ -288,7 +333,8 @@ impl<'a, M: Model> Search<'a, M> {
             return;
         }
         if len == self.best_len
-            && (self.partials.len() >= PARTIALS_MAX || self.partials.iter().any(|p| p.blocked_op == blocked_op))
+            && (self.partials.len() >= PARTIALS_MAX
+                || self.partials.iter().any(|p| p.blocked_op == blocked_op))
         {
             return;
         }
@@ -323,7 +369,10 @@ impl<'a, M: Model> Search<'a, M> {
             remaining -= 1;
             self.steps += 1;
             let entry = self.entry;
-            assert!(entry != NIL, "a non-empty entry list always ends with a return entry");
+            assert!(
+                entry != NIL,
+                "a non-empty entry list always ends with a return entry"
+            );
             let ret = self.entry_match[entry as usize];
             if ret == NIL {
                 // A return entry: its operation can no longer be linearized here.
@@ -338,7 +387,9 @@ impl<'a, M: Model> Search<'a, M> {
             }
             let local = self.entry_op[entry as usize] as usize;
             let op = &self.ops[self.members[local]];
-            let steps = self.model.step(self.cache.state(self.state), &op.input, op.output.as_ref());
+            let steps =
+                self.model
+                    .step(self.cache.state(self.state), &op.input, op.output.as_ref());
             let forced = self.read_only[local];
             let entered = match steps {
                 Steps::Illegal => false,
@@ -357,7 +408,11 @@ impl<'a, M: Model> Search<'a, M> {
                 }
                 Steps::Many(states) => self.try_states(entry, states, false),
             };
-            self.entry = if entered { self.next[HEAD as usize] } else { self.next[entry as usize] };
+            self.entry = if entered {
+                self.next[HEAD as usize]
+            } else {
+                self.next[entry as usize]
+            };
         }
     }
 }

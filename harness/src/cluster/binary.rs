@@ -2,8 +2,8 @@
 //!
 //! Search order: an explicit path (which must exist); then `$CARGO_TARGET_DIR` and the workspace's
 //! `target/`, release before debug; then next to the running executable. Guarantees: a missing binary is
-//! an error listing every place searched; building runs `cargo build --release -p raftkv --bin raftkv`
-//! in the workspace and fails clearly if cargo does.
+//! an error listing every place searched; building runs `cargo build -p raftkv --bin raftkv` in the
+//! workspace with the harness's own profile and fails clearly if cargo does.
 
 use super::ClusterError;
 use std::path::{Path, PathBuf};
@@ -72,33 +72,46 @@ pub fn find_raftkv_binary(explicit: Option<&Path>) -> Result<PathBuf, ClusterErr
         })
 }
 
-/// Like [`find_raftkv_binary`], but builds the release binary when none is found (not when an explicit
-/// path is missing: that is the caller's mistake to report).
+/// The cargo profile this harness was built with; the server is built with the same one.
+pub fn own_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}
+
+/// Like [`find_raftkv_binary`], but first brings the server binary up to date: inside the workspace this
+/// harness was built from (and with cargo on the PATH), it runs `cargo build -p raftkv --bin raftkv` with
+/// the harness's own profile (a no-op when nothing changed), so a run never uses a stale server. Outside a
+/// workspace it only searches. An explicit path is used as it is, never rebuilt.
 pub fn find_or_build_raftkv_binary(explicit: Option<&Path>) -> Result<PathBuf, ClusterError> {
-    match find_raftkv_binary(explicit) {
-        Err(ClusterError::BinaryNotFound { .. }) if explicit.is_none() => {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "--release",
-                    "-p",
-                    "raftkv",
-                    "--bin",
-                    RAFTKV_BINARY_NAME,
-                ])
-                .current_dir(workspace_root())
-                .status()
-                .map_err(|source| ClusterError::Io {
-                    what: "run cargo build for raftkv".to_string(),
-                    source,
-                })?;
-            if !status.success() {
-                return Err(ClusterError::Build(status.to_string()));
-            }
-            find_raftkv_binary(None)
-        }
-        other => other,
+    if explicit.is_some() || !workspace_root().join("Cargo.toml").is_file() {
+        return find_raftkv_binary(explicit);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(["build", "--quiet", "-p", "raftkv", "--bin", RAFTKV_BINARY_NAME]);
+    if own_profile() == "release" {
+        command.arg("--release");
+    }
+    let status = match command.current_dir(workspace_root()).status() {
+        Ok(status) => status,
+        // No cargo here: use whatever binary exists.
+        Err(_) => return find_raftkv_binary(None),
+    };
+    if !status.success() {
+        return Err(ClusterError::Build(status.to_string()));
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| if dir.is_absolute() { dir } else { workspace_root().join(dir) })
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let built = target_dir.join(own_profile()).join(RAFTKV_BINARY_NAME);
+    if built.is_file() {
+        Ok(built)
+    } else {
+        find_raftkv_binary(None)
     }
 }
 

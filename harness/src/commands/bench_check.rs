@@ -72,18 +72,28 @@ fn check_file<M: FromHistory>(
     format: Format,
     options: &CheckOptions,
 ) -> Result<(Verdict, Duration, usize), BenchCheckError> {
-    let input_error = |message: String| BenchCheckError::Input { path: path.to_path_buf(), message };
+    let input_error = |message: String| BenchCheckError::Input {
+        path: path.to_path_buf(),
+        message,
+    };
     let file = std::fs::File::open(path).map_err(|e| input_error(e.to_string()))?;
-    let history = import::read_history(format, BufReader::new(file)).map_err(|e| input_error(e.to_string()))?;
+    let history = import::read_history(format, BufReader::new(file))
+        .map_err(|e| input_error(e.to_string()))?;
     let started = Instant::now();
     let result = check_history(model, &history, options).map_err(|e| input_error(e.to_string()))?;
     Ok((result.verdict, started.elapsed(), result.ops.len()))
 }
 
 fn sorted_files(dir: &Path) -> Result<Vec<PathBuf>, BenchCheckError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| BenchCheckError::Input { path: dir.to_path_buf(), message: e.to_string() })?;
-    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let entries = std::fs::read_dir(dir).map_err(|e| BenchCheckError::Input {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     Ok(files)
 }
@@ -99,7 +109,10 @@ pub fn run(args: &BenchCheckArgs, out: &mut dyn Write) -> Result<(), BenchCheckE
     if anchors.is_dir() {
         let suite_started = Instant::now();
         let mut suite_check = Duration::ZERO;
-        for (sub, format) in [("jepsen", Format::PorcupineEtcd), ("kv", Format::PorcupineKv)] {
+        for (sub, format) in [
+            ("jepsen", Format::PorcupineEtcd),
+            ("kv", Format::PorcupineKv),
+        ] {
             for path in sorted_files(&anchors.join(sub))? {
                 let (verdict, elapsed, ops) = if format == Format::PorcupineEtcd {
                     check_file(&CasRegister, &path, format, &options)?
@@ -107,8 +120,15 @@ pub fn run(args: &BenchCheckArgs, out: &mut dyn Write) -> Result<(), BenchCheckE
                     check_file(&Kv, &path, format, &options)?
                 };
                 suite_check += elapsed;
-                let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-                writeln!(out, "{name:<16} {ops:>6} ops  {verdict:<8?} {:>10.3} ms", elapsed.as_secs_f64() * 1e3)?;
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{name:<16} {ops:>6} ops  {verdict:<8?} {:>10.3} ms",
+                    elapsed.as_secs_f64() * 1e3
+                )?;
             }
         }
         writeln!(
@@ -118,9 +138,17 @@ pub fn run(args: &BenchCheckArgs, out: &mut dyn Write) -> Result<(), BenchCheckE
             suite_started.elapsed().as_secs_f64()
         )?;
     } else {
-        writeln!(out, "porcupine anchors not found at {}; skipped", anchors.display())?;
+        writeln!(
+            out,
+            "porcupine anchors not found at {}; skipped",
+            anchors.display()
+        )?;
     }
-    writeln!(out, "peak RSS after the suite: {} KiB", peak_rss_kib().unwrap_or(0))?;
+    writeln!(
+        out,
+        "peak RSS after the suite: {} KiB",
+        peak_rss_kib().unwrap_or(0)
+    )?;
     if args.ops == 0 {
         return Ok(());
     }
@@ -132,13 +160,21 @@ pub fn run(args: &BenchCheckArgs, out: &mut dyn Write) -> Result<(), BenchCheckE
     history.write_jsonl(&mut jsonl)?;
     let started = Instant::now();
     let parsed = checker::history::History::from_jsonl_str(&String::from_utf8_lossy(&jsonl))
-        .map_err(|e| BenchCheckError::Input { path: PathBuf::from("<generated>"), message: e.to_string() })?;
+        .map_err(|e| BenchCheckError::Input {
+            path: PathBuf::from("<generated>"),
+            message: e.to_string(),
+        })?;
     let parse_time = started.elapsed();
     drop(jsonl);
     let started = Instant::now();
-    let options = CheckOptions { explain: false, ..options };
-    let result = check_history(&Kv, &parsed, &options)
-        .map_err(|e| BenchCheckError::Input { path: PathBuf::from("<generated>"), message: e.to_string() })?;
+    let options = CheckOptions {
+        explain: false,
+        ..options
+    };
+    let result = check_history(&Kv, &parsed, &options).map_err(|e| BenchCheckError::Input {
+        path: PathBuf::from("<generated>"),
+        message: e.to_string(),
+    })?;
     let check_time = started.elapsed();
     writeln!(
         out,

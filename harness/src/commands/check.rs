@@ -151,17 +151,35 @@ fn default_format(path: &Path) -> Format {
 
 /// Runs `harness check`, writing the report to `out`.
 pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<CheckOutcome, CheckCommandError> {
-    let format = args.format.map(Format::from).unwrap_or_else(|| default_format(&args.file));
-    let model = args.model.unwrap_or(if format == Format::PorcupineEtcd { ModelName::CasRegister } else { ModelName::Kv });
+    let format = args
+        .format
+        .map(Format::from)
+        .unwrap_or_else(|| default_format(&args.file));
+    let model = args.model.unwrap_or(if format == Format::PorcupineEtcd {
+        ModelName::CasRegister
+    } else {
+        ModelName::Kv
+    });
     let time_limit = match args.time_limit {
         Some(secs) if secs.is_finite() && secs >= 0.0 => Some(Duration::from_secs_f64(secs)),
         Some(secs) => return Err(CheckCommandError::TimeLimit(secs)),
         None => None,
     };
-    let file = File::open(&args.file).map_err(|source| CheckCommandError::Open { path: args.file.clone(), source })?;
-    let history = import::read_history(format, BufReader::new(file))
-        .map_err(|source| CheckCommandError::Import { path: args.file.clone(), source })?;
-    let options = CheckOptions { time_limit, cancel: None, explain: args.explain };
+    let file = File::open(&args.file).map_err(|source| CheckCommandError::Open {
+        path: args.file.clone(),
+        source,
+    })?;
+    let history = import::read_history(format, BufReader::new(file)).map_err(|source| {
+        CheckCommandError::Import {
+            path: args.file.clone(),
+            source,
+        }
+    })?;
+    let options = CheckOptions {
+        time_limit,
+        cancel: None,
+        explain: args.explain,
+    };
     match model {
         ModelName::Kv => check_with(&Kv, args, &history, &options, out),
         ModelName::Register => check_with(&Register, args, &history, &options, out),
@@ -176,13 +194,21 @@ fn check_with<M: FromHistory>(
     options: &CheckOptions,
     out: &mut dyn Write,
 ) -> Result<CheckOutcome, CheckCommandError> {
-    let decode_error = |source| CheckCommandError::Decode { path: args.file.clone(), source };
+    let decode_error = |source| CheckCommandError::Decode {
+        path: args.file.clone(),
+        source,
+    };
     let result = check_history(model, history, options).map_err(decode_error)?;
-    let write_error = |source| CheckCommandError::Write { what: "the report".to_string(), source };
+    let write_error = |source| CheckCommandError::Write {
+        what: "the report".to_string(),
+        source,
+    };
     report(&result, out).map_err(write_error)?;
     let mut shrunk_path = None;
     if result.verdict == Verdict::Illegal && !args.no_shrink {
-        if let Some(shrunk) = shrink(model, history, &result, &ShrinkOptions::default()).map_err(decode_error)? {
+        if let Some(shrunk) =
+            shrink(model, history, &result, &ShrinkOptions::default()).map_err(decode_error)?
+        {
             let path = args.shrink_out.clone().unwrap_or_else(|| {
                 let mut name = args.file.file_name().unwrap_or_default().to_os_string();
                 name.push(".shrunk.jsonl");
@@ -192,13 +218,20 @@ fn check_with<M: FromHistory>(
                 let file = File::create(path)?;
                 shrunk.history.write_jsonl(file)
             };
-            write(&path).map_err(|source| CheckCommandError::Write { what: path.display().to_string(), source })?;
+            write(&path).map_err(|source| CheckCommandError::Write {
+                what: path.display().to_string(),
+                source,
+            })?;
             writeln!(
                 out,
                 "minimal failing history ({} ops of {}, {}{} checks): {}",
                 shrunk.ops.len(),
                 shrunk.partition,
-                if shrunk.minimal { "1-minimal, " } else { "not proven minimal, " },
+                if shrunk.minimal {
+                    "1-minimal, "
+                } else {
+                    "not proven minimal, "
+                },
                 shrunk.checks,
                 path.display()
             )
@@ -206,7 +239,10 @@ fn check_with<M: FromHistory>(
             shrunk_path = Some(path);
         }
     }
-    Ok(CheckOutcome { verdict: result.verdict, shrunk_path })
+    Ok(CheckOutcome {
+        verdict: result.verdict,
+        shrunk_path,
+    })
 }
 
 fn verdict_word(verdict: Verdict) -> &'static str {
@@ -228,7 +264,10 @@ fn report(result: &CheckResult, out: &mut dyn Write) -> std::io::Result<()> {
     )?;
     if result.partitions.len() > 1 {
         for partition in &result.partitions {
-            let reason = partition.unknown_reason.map(|r| format!(" ({r:?})")).unwrap_or_default();
+            let reason = partition
+                .unknown_reason
+                .map(|r| format!(" ({r:?})"))
+                .unwrap_or_default();
             writeln!(
                 out,
                 "  {}: {}{} ({} ops, {} configurations, {:.3} s)",
@@ -259,7 +298,11 @@ fn report(result: &CheckResult, out: &mut dyn Write) -> std::io::Result<()> {
             }
             for step in &partial.steps[skip..] {
                 let op = &result.ops[step.op];
-                writeln!(out, "    [p{}] {}  => {}", op.process, op.description, step.state_after)?;
+                writeln!(
+                    out,
+                    "    [p{}] {}  => {}",
+                    op.process, op.description, step.state_after
+                )?;
             }
         }
     }

@@ -24,20 +24,44 @@ fn one(steps: Steps<Value>) -> Option<Value> {
 fn read_must_see_the_current_value_unless_indeterminate() {
     let m = CasRegister;
     let read = input(KvOp::Read);
-    assert_eq!(one(m.step(&Value::Int(3), &read, Some(&KvOutput::Read(Value::Int(3))))), Some(Value::Int(3)));
-    assert_eq!(one(m.step(&Value::Int(3), &read, Some(&KvOutput::Read(Value::Nil)))), None);
-    assert_eq!(one(m.step(&Value::Int(3), &read, None)), Some(Value::Int(3)));
+    assert_eq!(
+        one(m.step(&Value::Int(3), &read, Some(&KvOutput::Read(Value::Int(3))))),
+        Some(Value::Int(3))
+    );
+    assert_eq!(
+        one(m.step(&Value::Int(3), &read, Some(&KvOutput::Read(Value::Nil)))),
+        None
+    );
+    assert_eq!(
+        one(m.step(&Value::Int(3), &read, None)),
+        Some(Value::Int(3))
+    );
     assert!(m.is_read_only(&read, None));
 }
 
 #[test]
 fn cas_semantics_ok_mismatch_and_indeterminate() {
     let m = CasRegister;
-    let cas = input(KvOp::Cas { expected: Value::Int(1), new: Value::Int(2) });
-    assert_eq!(one(m.step(&Value::Int(1), &cas, Some(&KvOutput::Done))), Some(Value::Int(2)));
-    assert_eq!(one(m.step(&Value::Int(0), &cas, Some(&KvOutput::Done))), None);
-    assert_eq!(one(m.step(&Value::Int(0), &cas, Some(&KvOutput::Mismatch))), Some(Value::Int(0)));
-    assert_eq!(one(m.step(&Value::Int(1), &cas, Some(&KvOutput::Mismatch))), None);
+    let cas = input(KvOp::Cas {
+        expected: Value::Int(1),
+        new: Value::Int(2),
+    });
+    assert_eq!(
+        one(m.step(&Value::Int(1), &cas, Some(&KvOutput::Done))),
+        Some(Value::Int(2))
+    );
+    assert_eq!(
+        one(m.step(&Value::Int(0), &cas, Some(&KvOutput::Done))),
+        None
+    );
+    assert_eq!(
+        one(m.step(&Value::Int(0), &cas, Some(&KvOutput::Mismatch))),
+        Some(Value::Int(0))
+    );
+    assert_eq!(
+        one(m.step(&Value::Int(1), &cas, Some(&KvOutput::Mismatch))),
+        None
+    );
     assert_eq!(one(m.step(&Value::Int(1), &cas, None)), Some(Value::Int(2)));
     assert_eq!(one(m.step(&Value::Nil, &cas, None)), Some(Value::Nil));
     assert!(m.is_read_only(&cas, Some(&KvOutput::Mismatch)));
@@ -48,13 +72,32 @@ fn cas_semantics_ok_mismatch_and_indeterminate() {
 #[test]
 fn write_delete_and_append() {
     let m = Kv;
-    assert_eq!(one(m.step(&Value::Int(1), &input(KvOp::Write(s("a"))), None)), Some(s("a")));
-    assert_eq!(one(m.step(&s("a"), &input(KvOp::Delete), Some(&KvOutput::Done))), Some(Value::Nil));
+    assert_eq!(
+        one(m.step(&Value::Int(1), &input(KvOp::Write(s("a"))), None)),
+        Some(s("a"))
+    );
+    assert_eq!(
+        one(m.step(&s("a"), &input(KvOp::Delete), Some(&KvOutput::Done))),
+        Some(Value::Nil)
+    );
     let append = input(KvOp::Append(s("b")));
-    assert_eq!(one(m.step(&Value::Nil, &append, Some(&KvOutput::Done))), Some(s("b")));
-    assert_eq!(one(m.step(&s("a"), &append, Some(&KvOutput::Done))), Some(s("ab")));
-    assert_eq!(one(m.step(&Value::Int(1), &append, Some(&KvOutput::Done))), None);
-    assert_eq!(one(m.step(&Value::Int(1), &append, None)), Some(Value::Int(1)), "indeterminate: no effect");
+    assert_eq!(
+        one(m.step(&Value::Nil, &append, Some(&KvOutput::Done))),
+        Some(s("b"))
+    );
+    assert_eq!(
+        one(m.step(&s("a"), &append, Some(&KvOutput::Done))),
+        Some(s("ab"))
+    );
+    assert_eq!(
+        one(m.step(&Value::Int(1), &append, Some(&KvOutput::Done))),
+        None
+    );
+    assert_eq!(
+        one(m.step(&Value::Int(1), &append, None)),
+        Some(Value::Int(1)),
+        "indeterminate: no effect"
+    );
 }
 
 fn event(kind: EventType, f: Function, value: serde_json::Value) -> Event {
@@ -64,16 +107,31 @@ fn event(kind: EventType, f: Function, value: serde_json::Value) -> Event {
 #[test]
 fn decoding_respects_each_models_functions() {
     let cas = event(EventType::Invoke, Function::Cas, json!([1, 2]));
-    assert!(Register.decode(&cas, Completion::Unknown).is_err(), "register has no cas");
-    let (decoded, output) = CasRegister.decode(&cas, Completion::Unknown).expect("cas-register has cas");
-    assert_eq!(decoded.op, KvOp::Cas { expected: Value::Int(1), new: Value::Int(2) });
+    assert!(
+        Register.decode(&cas, Completion::Unknown).is_err(),
+        "register has no cas"
+    );
+    let (decoded, output) = CasRegister
+        .decode(&cas, Completion::Unknown)
+        .expect("cas-register has cas");
+    assert_eq!(
+        decoded.op,
+        KvOp::Cas {
+            expected: Value::Int(1),
+            new: Value::Int(2)
+        }
+    );
     assert_eq!(output, None);
     let mismatch = event(EventType::Fail, Function::Cas, json!([1, 2])).with_error("mismatch");
-    let (_, output) = CasRegister.decode(&cas, Completion::Mismatch(&mismatch)).expect("decodes");
+    let (_, output) = CasRegister
+        .decode(&cas, Completion::Mismatch(&mismatch))
+        .expect("decodes");
     assert_eq!(output, Some(KvOutput::Mismatch));
     let append = event(EventType::Invoke, Function::Append, json!("x"));
     assert!(CasRegister.decode(&append, Completion::Unknown).is_err());
-    let error = Kv.decode(&append, Completion::Unknown).expect_err("kv needs a key");
+    let error = Kv
+        .decode(&append, Completion::Unknown)
+        .expect_err("kv needs a key");
     assert!(error.0.contains("key"), "{error}");
     let keyed = append.clone().with_key("k");
     assert!(Kv.decode(&keyed, Completion::Unknown).is_ok());
@@ -81,10 +139,15 @@ fn decoding_respects_each_models_functions() {
     assert!(CasRegister.decode(&bad_cas, Completion::Unknown).is_err());
     let read = event(EventType::Invoke, Function::Read, json!(null));
     let read_ok = event(EventType::Ok, Function::Read, json!({"a": 1}));
-    assert!(CasRegister.decode(&read, Completion::Ok(&read_ok)).is_err(), "objects are not values");
+    assert!(
+        CasRegister.decode(&read, Completion::Ok(&read_ok)).is_err(),
+        "objects are not values"
+    );
     let write_mismatch = event(EventType::Fail, Function::Write, json!(1)).with_error("mismatch");
     let write = event(EventType::Invoke, Function::Write, json!(1));
-    assert!(CasRegister.decode(&write, Completion::Mismatch(&write_mismatch)).is_err());
+    assert!(CasRegister
+        .decode(&write, Completion::Mismatch(&write_mismatch))
+        .is_err());
 }
 
 #[test]
@@ -92,7 +155,10 @@ fn kv_partitions_by_key_and_registers_do_not() {
     let op = |id: usize, key: &str| Operation {
         id,
         process: 0,
-        input: KvInput { key: Some(Arc::from(key)), op: KvOp::Read },
+        input: KvInput {
+            key: Some(Arc::from(key)),
+            op: KvOp::Read,
+        },
         output: None,
         call: id,
         ret: None,
@@ -108,10 +174,25 @@ fn kv_partitions_by_key_and_registers_do_not() {
 
 #[test]
 fn descriptions_show_key_call_and_result() {
-    let read = KvInput { key: Some(Arc::from("k")), op: KvOp::Read };
-    assert_eq!(Kv.describe_operation(&read, Some(&KvOutput::Read(Value::Int(4)))), "\"k\" read() -> 4");
-    let cas = input(KvOp::Cas { expected: Value::Nil, new: s("v") });
-    assert_eq!(CasRegister.describe_operation(&cas, Some(&KvOutput::Mismatch)), "cas(nil, \"v\") -> mismatch");
-    assert_eq!(CasRegister.describe_operation(&cas, None), "cas(nil, \"v\") -> ?");
+    let read = KvInput {
+        key: Some(Arc::from("k")),
+        op: KvOp::Read,
+    };
+    assert_eq!(
+        Kv.describe_operation(&read, Some(&KvOutput::Read(Value::Int(4)))),
+        "\"k\" read() -> 4"
+    );
+    let cas = input(KvOp::Cas {
+        expected: Value::Nil,
+        new: s("v"),
+    });
+    assert_eq!(
+        CasRegister.describe_operation(&cas, Some(&KvOutput::Mismatch)),
+        "cas(nil, \"v\") -> mismatch"
+    );
+    assert_eq!(
+        CasRegister.describe_operation(&cas, None),
+        "cas(nil, \"v\") -> ?"
+    );
     assert_eq!(Kv.describe_state(&s("ab")), "\"ab\"");
 }

@@ -57,7 +57,7 @@ impl SimOptions {
     pub fn swarm(seed: u64) -> SimOptions {
         let mut rng = SplitMix64::new(seed ^ 0x5EED_5EED);
         let mut pick = |choices: &[u64]| choices[rng.gen_range(0, choices.len() as u64) as usize];
-        let nodes = if seed % 2 == 0 { 3 } else { 5 };
+        let nodes = [3, 5][(seed % 2) as usize];
         let mut options = SimOptions::new(nodes);
         options.faults.drop_per_mille = pick(&[0, 20, 50, 200]);
         options.faults.duplicate_per_mille = pick(&[0, 20, 100]);
