@@ -144,6 +144,15 @@ pub trait Model: Sync {
         false
     }
 
+    /// Which values the operation writes and which it needs to have been written, for shrinking: an
+    /// operation is only removed from a failing history if every value a kept operation needs is still
+    /// written by a kept one (or was never written in the original history), so the minimal history
+    /// explains the failure instead of reading a value from nowhere. Default: no constraints.
+    fn value_flow(&self, input: &Self::Input, output: Option<&Self::Output>) -> ValueFlow {
+        let _ = (input, output);
+        ValueFlow::default()
+    }
+
     /// Splits the operations into independently checkable groups. Default: one group with everything.
     fn partition(&self, ops: &[Operation<Self::Input, Self::Output>]) -> Vec<Partition> {
         vec![Partition {
@@ -169,6 +178,16 @@ pub trait Model: Sync {
 
     /// A short human-readable form of a state.
     fn describe_state(&self, state: &Self::State) -> String;
+}
+
+/// The values an operation writes and the values it observed (see [`Model::value_flow`]), as the
+/// model's display strings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ValueFlow {
+    /// Values the operation may write.
+    pub produces: Vec<String>,
+    /// Values the operation saw, which some other operation must have written.
+    pub requires: Vec<String>,
 }
 
 /// What a [`Lookahead`] may look at besides the state: which operations are linearized already.

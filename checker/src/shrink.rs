@@ -8,7 +8,7 @@
 //! becomes false.
 
 use crate::history::History;
-use crate::model::{FromHistory, Model, Operation};
+use crate::model::{FromHistory, Model, Operation, ValueFlow};
 use crate::operations::{operations, OperationsError};
 use crate::result::{CheckResult, Verdict};
 use crate::search::wgl::{Progress, Search};
@@ -66,6 +66,51 @@ fn is_illegal<M: Model>(
     }
 }
 
+/// Which values each operation writes and needs, restricted to needs the original set satisfies.
+struct Provenance {
+    flows: std::collections::HashMap<usize, ValueFlow>,
+}
+
+impl Provenance {
+    fn new<M: Model>(
+        model: &M,
+        ops: &[Operation<M::Input, M::Output>],
+        members: &[usize],
+    ) -> Provenance {
+        let mut flows: std::collections::HashMap<usize, ValueFlow> = members
+            .iter()
+            .map(|&id| {
+                (
+                    id,
+                    model.value_flow(&ops[id].input, ops[id].output.as_ref()),
+                )
+            })
+            .collect();
+        let written: std::collections::HashSet<String> = flows
+            .values()
+            .flat_map(|f| f.produces.iter().cloned())
+            .collect();
+        for flow in flows.values_mut() {
+            flow.requires.retain(|value| written.contains(value));
+        }
+        Provenance { flows }
+    }
+
+    /// Whether every value a kept operation needs is still written by a kept operation.
+    fn holds(&self, kept: &[usize]) -> bool {
+        let written: std::collections::HashSet<&str> = kept
+            .iter()
+            .filter_map(|id| self.flows.get(id))
+            .flat_map(|f| f.produces.iter().map(String::as_str))
+            .collect();
+        kept.iter().filter_map(|id| self.flows.get(id)).all(|f| {
+            f.requires
+                .iter()
+                .all(|value| written.contains(value.as_str()))
+        })
+    }
+}
+
 /// Removes operations from `members` (an Illegal set) while it stays Illegal. Returns the kept set,
 /// whether it is 1-minimal, and the number of checks.
 pub fn shrink_members<M: Model>(
@@ -78,8 +123,14 @@ pub fn shrink_members<M: Model>(
     let total_deadline = started + options.total_time_limit;
     let mut kept: Vec<usize> = members.to_vec();
     kept.sort_by_key(|&id| ops[id].call);
+    let provenance = Provenance::new(model, ops, &kept);
     let mut checks = 0;
     let mut check = |candidate: &[usize]| {
+        if !provenance.holds(candidate) {
+            // Removing the last writer of a value a kept operation saw would make the history fail for a
+            // reason that explains nothing (a read from nowhere): not a removal shrinking may make.
+            return Some(false);
+        }
         checks += 1;
         let deadline = (Instant::now() + options.check_time_limit).min(total_deadline);
         is_illegal(model, ops, candidate, deadline)

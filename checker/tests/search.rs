@@ -372,8 +372,45 @@ fn shrink_keeps_the_history_illegal_and_one_minimal() {
         check_operations(&CasRegister, &ops, &CheckOptions::default()).verdict,
         Verdict::Illegal
     );
-    // Removing any single operation makes it legal.
+    // Every value a kept read observed is written by a kept operation (no read from nowhere).
+    for op in &ops {
+        let flow = CasRegister.value_flow(&op.input, op.output.as_ref());
+        for needed in &flow.requires {
+            assert!(
+                ops.iter().any(|w| CasRegister
+                    .value_flow(&w.input, w.output.as_ref())
+                    .produces
+                    .contains(needed)),
+                "the shrunk history reads {needed} but nothing in it writes {needed}"
+            );
+        }
+    }
+    // Removing any single operation makes it legal, unless it is the only writer of a value a kept
+    // operation observed (shrinking never removes those).
     for skip in 0..ops.len() {
+        let produced = CasRegister
+            .value_flow(&ops[skip].input, ops[skip].output.as_ref())
+            .produces;
+        let sole_writer = produced.iter().any(|value| {
+            let others_write = ops.iter().enumerate().any(|(i, w)| {
+                i != skip
+                    && CasRegister
+                        .value_flow(&w.input, w.output.as_ref())
+                        .produces
+                        .contains(value)
+            });
+            let someone_needs = ops.iter().enumerate().any(|(i, r)| {
+                i != skip
+                    && CasRegister
+                        .value_flow(&r.input, r.output.as_ref())
+                        .requires
+                        .contains(value)
+            });
+            someone_needs && !others_write
+        });
+        if sole_writer {
+            continue;
+        }
         let members: Vec<usize> = (0..ops.len()).filter(|&i| i != skip).collect();
         let without: Vec<Operation<_, _>> = members
             .iter()

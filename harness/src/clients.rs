@@ -52,7 +52,9 @@ fn decode(bytes: Option<Vec<u8>>) -> Value {
         None => Value::Null,
         Some(bytes) => {
             let text = String::from_utf8_lossy(&bytes).to_string();
-            text.parse::<i64>().map(Value::from).unwrap_or(Value::String(text))
+            text.parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(text))
         }
     }
 }

@@ -20,7 +20,7 @@ struct Cli {
 enum Command {
     /// Run a real raftkv cluster under faults, record and check the history, write a report
     /// (exit 0 linearizable, 1 not, 2 unknown, 3 the harness failed).
-    Test(test::TestArgs),
+    Test(Box<test::TestArgs>),
     /// Check a history for linearizability (exit 0 linearizable, 1 not, 2 unknown, 3 bad input).
     Check(check::CheckArgs),
     /// Benchmark the checker on porcupine's data set and a large generated history.

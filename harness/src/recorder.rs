@@ -95,7 +95,9 @@ impl Recorder {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A poisoned lock only means another client task panicked mid-write; the history so far is intact.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Nanoseconds since the start of the test.
@@ -219,12 +221,16 @@ mod tests {
     use checker::history::History;
 
     #[test]
-    fn recorded_history_parses_back_with_nondecreasing_times() -> Result<(), Box<dyn std::error::Error>> {
+    fn recorded_history_parses_back_with_nondecreasing_times(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("history.jsonl");
         let recorder = Recorder::create(&path)?;
         let t0 = recorder.invoke(0, Function::Write, Some("k"), serde_json::json!(3))?;
-        recorder.nemesis("start-partition", serde_json::json!({"components": [[1], [2, 3]]}))?;
+        recorder.nemesis(
+            "start-partition",
+            serde_json::json!({"components": [[1], [2, 3]]}),
+        )?;
         let t1 = recorder.invoke(1, Function::Read, Some("k"), serde_json::Value::Null)?;
         recorder.complete(
             0,
@@ -255,20 +261,30 @@ mod tests {
         let history = History::from_jsonl_str(&text)?;
         assert_eq!(history.events().len(), 5);
         let times: Vec<u64> = history.events().iter().map(|e| e.time).collect();
-        assert!(times.windows(2).all(|w| w[0] <= w[1]), "times went backwards: {times:?}");
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "times went backwards: {times:?}"
+        );
         let counts = recorder.counts();
-        assert_eq!((counts.invoked, counts.ok, counts.info, counts.fail), (2, 1, 1, 0));
+        assert_eq!(
+            (counts.invoked, counts.ok, counts.info, counts.fail),
+            (2, 1, 1, 0)
+        );
         assert_eq!(recorder.latencies().len(), 2);
         Ok(())
     }
 
     #[test]
-    fn a_second_pending_operation_for_one_process_is_refused() -> Result<(), Box<dyn std::error::Error>> {
+    fn a_second_pending_operation_for_one_process_is_refused(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let recorder = Recorder::create(&dir.path().join("h.jsonl"))?;
         recorder.invoke(0, Function::Read, None, serde_json::Value::Null)?;
         let second = recorder.invoke(0, Function::Read, None, serde_json::Value::Null);
-        assert!(second.is_err(), "two pending operations for one process must be refused");
+        assert!(
+            second.is_err(),
+            "two pending operations for one process must be refused"
+        );
         Ok(())
     }
 }

@@ -9,14 +9,31 @@ use checker::render::{self, escape, Page};
 use checker::{CheckResult, Verdict};
 
 /// The report page of a finished run.
-pub fn html(config: &TestConfig, results: &RunResults, history: &History, result: &CheckResult) -> String {
-    let title = format!("harness test {}: {}", config.name, verdict_word(results.verdict));
+pub fn html(
+    config: &TestConfig,
+    results: &RunResults,
+    history: &History,
+    result: &CheckResult,
+) -> String {
+    let title = format!(
+        "harness test {}: {}",
+        config.name,
+        verdict_word(results.verdict)
+    );
     let mut page = Page::new(&title);
     page.section("run", "Run", &run_summary(config, results));
     let points = render::latency_points(history);
     let faults = render::fault_intervals(history);
-    page.section("latency", "Latency over time", &render::latency_plot_svg(&points, &faults));
-    page.section("throughput", "Throughput", &render::throughput_plot_svg(&points, &faults));
+    page.section(
+        "latency",
+        "Latency over time",
+        &render::latency_plot_svg(&points, &faults),
+    );
+    page.section(
+        "throughput",
+        "Throughput",
+        &render::throughput_plot_svg(&points, &faults),
+    );
     page.section("faults", "Faults", &fault_table(results));
     page.raw(&format!(
         r#"<section id="check"><h2>Linearizability check</h2><iframe title="check" style="width:100%;height:80vh;border:0" srcdoc="{}"></iframe></section>"#,

@@ -49,7 +49,9 @@ pub fn create_run_dir(store_root: &Path, test_name: &str) -> io::Result<PathBuf>
     }
     let parent = store_root.join(test_name);
     fs::create_dir_all(&parent)?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let base = utc_timestamp(now.as_secs(), now.subsec_millis());
     // Two runs in the same millisecond get suffixes rather than sharing a folder.
     for attempt in 0..1000u32 {

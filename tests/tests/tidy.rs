@@ -73,7 +73,13 @@ fn raft_core_is_io_free() {
 fn every_source_file_starts_with_a_module_doc() {
     let root = workspace_root();
     let mut files = Vec::new();
-    for dir in ["server/src", "checker/src", "harness/src", "tests/src", "tests/tests"] {
+    for dir in [
+        "server/src",
+        "checker/src",
+        "harness/src",
+        "tests/src",
+        "tests/tests",
+    ] {
         files_under(&root.join(dir), "rs", &mut files);
     }
     let missing: Vec<String> = files
@@ -84,7 +90,11 @@ fn every_source_file_starts_with_a_module_doc() {
         })
         .map(|f| f.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a //! module doc:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "files without a //! module doc:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -96,7 +106,10 @@ fn every_history_has_a_verdict_in_its_path() {
         .iter()
         .filter(|f| {
             let rel = f.strip_prefix(&root).expect("found under histories/");
-            let first = rel.components().next().map(|c| c.as_os_str().to_string_lossy().to_string());
+            let first = rel
+                .components()
+                .next()
+                .map(|c| c.as_os_str().to_string_lossy().to_string());
             match first.as_deref() {
                 Some("ok") | Some("bad") => false,
                 Some("regressions") => !rel

@@ -8,7 +8,7 @@ use super::lookahead::ReadReachability;
 use super::Value;
 use crate::history::{Event, Function};
 use crate::model::{
-    Completion, DecodeError, FromHistory, Lookahead, Model, Operation, Partition, Steps,
+    Completion, DecodeError, FromHistory, Lookahead, Model, Operation, Partition, Steps, ValueFlow,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -103,6 +103,36 @@ fn is_read_only(op: &KvOp, output: Option<&KvOutput>) -> bool {
         (op, output),
         (KvOp::Read, _) | (KvOp::Cas { .. }, Some(KvOutput::Mismatch))
     )
+}
+
+/// Writes produce their value; a read of a non-nil value and a successful cas need it written.
+fn value_flow(op: &KvOp, output: Option<&KvOutput>) -> ValueFlow {
+    let needs = |v: &Value| {
+        if *v == Value::Nil {
+            Vec::new()
+        } else {
+            vec![v.to_string()]
+        }
+    };
+    match (op, output) {
+        (KvOp::Read, Some(KvOutput::Read(seen))) => ValueFlow {
+            produces: Vec::new(),
+            requires: needs(seen),
+        },
+        (KvOp::Write(v), _) | (KvOp::Append(v), _) => ValueFlow {
+            produces: vec![v.to_string()],
+            requires: Vec::new(),
+        },
+        (KvOp::Cas { expected, new }, Some(KvOutput::Done)) => ValueFlow {
+            produces: vec![new.to_string()],
+            requires: needs(expected),
+        },
+        (KvOp::Cas { new, .. }, None) => ValueFlow {
+            produces: vec![new.to_string()],
+            requires: Vec::new(),
+        },
+        _ => ValueFlow::default(),
+    }
 }
 
 fn describe(input: &KvInput, output: Option<&KvOutput>) -> String {
@@ -221,6 +251,10 @@ macro_rules! register_like_model {
 
             fn describe_operation(&self, input: &KvInput, output: Option<&KvOutput>) -> String {
                 describe(input, output)
+            }
+
+            fn value_flow(&self, input: &KvInput, output: Option<&KvOutput>) -> ValueFlow {
+                value_flow(&input.op, output)
             }
 
             fn describe_state(&self, state: &Value) -> String {

@@ -368,7 +368,11 @@ impl ServerActor {
                 changed
             }
             None => {
-                assert_eq!(position, ghost.applied.len(), "entries are applied in order");
+                assert_eq!(
+                    position,
+                    ghost.applied.len(),
+                    "entries are applied in order"
+                );
                 ghost.applied.push(AppliedEntry {
                     term: entry.term,
                     known_in_term: term,
@@ -396,7 +400,14 @@ impl ServerActor {
 
     /// A client request: writes are proposed, reads go through ReadIndex (or, with
     /// [`Bug::StaleRead`], are answered at once from the local state machine, on any server).
-    fn on_request(&self, s: &mut ServerState, client: u8, seq: u8, op: RegisterOp, o: &mut ServerOut) {
+    fn on_request(
+        &self,
+        s: &mut ServerState,
+        client: u8,
+        seq: u8,
+        op: RegisterOp,
+        o: &mut ServerOut,
+    ) {
         let reply_to = Id::from(usize::from(client));
         if op == RegisterOp::Read {
             if self.config.bugs.has(Bug::StaleRead) {
@@ -470,13 +481,21 @@ impl Actor for RaftActor {
         }
     }
 
-    fn on_msg(&self, _id: Id, state: &mut Cow<ActorState>, src: Id, msg: ModelMsg, o: &mut Out<Self>) {
+    fn on_msg(
+        &self,
+        _id: Id,
+        state: &mut Cow<ActorState>,
+        src: Id,
+        msg: ModelMsg,
+        o: &mut Out<Self>,
+    ) {
         match (self, msg) {
             (RaftActor::Server(server), ModelMsg::Raft(message)) => {
                 server.with_input(state, o, |s, _| s.node.step(message));
             }
             (RaftActor::Server(server), ModelMsg::Request { seq, op }) => {
-                let client = u8::try_from(usize::from(src)).expect("the model has fewer than 256 actors");
+                let client =
+                    u8::try_from(usize::from(src)).expect("the model has fewer than 256 actors");
                 server.with_input(state, o, |s, o| server.on_request(s, client, seq, op, o));
             }
             (RaftActor::Client(client), ModelMsg::Reply { seq, .. }) => {
@@ -496,14 +515,24 @@ impl Actor for RaftActor {
         }
     }
 
-    fn on_timeout(&self, _id: Id, state: &mut Cow<ActorState>, timer: &RaftTimer, o: &mut Out<Self>) {
+    fn on_timeout(
+        &self,
+        _id: Id,
+        state: &mut Cow<ActorState>,
+        timer: &RaftTimer,
+        o: &mut Out<Self>,
+    ) {
         let RaftActor::Server(server) = self else {
             return;
         };
         o.set_timer(*timer, model_timeout());
         match timer {
-            RaftTimer::Election => server.with_input(state, o, |s, _| s.node.fire_election_timeout()),
-            RaftTimer::Heartbeat => server.with_input(state, o, |s, _| s.node.fire_heartbeat_timeout()),
+            RaftTimer::Election => {
+                server.with_input(state, o, |s, _| s.node.fire_election_timeout())
+            }
+            RaftTimer::Heartbeat => {
+                server.with_input(state, o, |s, _| s.node.fire_heartbeat_timeout())
+            }
         }
     }
 

@@ -44,7 +44,11 @@ fn client_number(servers: usize, id: Id) -> Option<usize> {
 }
 
 /// Records a client's first request for an operation as an invocation.
-pub fn record_out(servers: usize, history: &ClientHistory, env: Envelope<&ModelMsg>) -> Option<ClientHistory> {
+pub fn record_out(
+    servers: usize,
+    history: &ClientHistory,
+    env: Envelope<&ModelMsg>,
+) -> Option<ClientHistory> {
     let ModelMsg::Request { seq, op } = env.msg else {
         return None;
     };
@@ -59,7 +63,11 @@ pub fn record_out(servers: usize, history: &ClientHistory, env: Envelope<&ModelM
 }
 
 /// Records the first reply to a client's current operation as its return.
-pub fn record_in(servers: usize, history: &ClientHistory, env: Envelope<&ModelMsg>) -> Option<ClientHistory> {
+pub fn record_in(
+    servers: usize,
+    history: &ClientHistory,
+    env: Envelope<&ModelMsg>,
+) -> Option<ClientHistory> {
     let ModelMsg::Reply { seq, ret } = env.msg else {
         return None;
     };

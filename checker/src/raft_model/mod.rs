@@ -27,8 +27,8 @@ pub mod actor;
 pub mod history;
 pub mod properties;
 pub mod runner;
-pub mod symmetry;
 pub mod spec;
+pub mod symmetry;
 
 use actor::{ClientActor, RaftActor, ServerActor};
 use history::ClientHistory;
@@ -82,10 +82,18 @@ impl fmt::Display for NetworkKind {
 impl FromStr for NetworkKind {
     type Err = ModelConfigError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [NetworkKind::Unordered, NetworkKind::UnorderedDuplicating, NetworkKind::Lossy]
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| ModelConfigError(format!("unknown network '{s}' (unordered, unordered-duplicating, lossy)")))
+        [
+            NetworkKind::Unordered,
+            NetworkKind::UnorderedDuplicating,
+            NetworkKind::Lossy,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s)
+        .ok_or_else(|| {
+            ModelConfigError(format!(
+                "unknown network '{s}' (unordered, unordered-duplicating, lossy)"
+            ))
+        })
     }
 }
 
@@ -141,7 +149,9 @@ impl ModelConfig {
             return bad(format!("servers must be in 1..={SERVERS_MAX}"));
         }
         if self.clients > CLIENTS_MAX || self.ops_per_client > OPS_PER_CLIENT_MAX {
-            return bad(format!("at most {CLIENTS_MAX} clients with {OPS_PER_CLIENT_MAX} operations each"));
+            return bad(format!(
+                "at most {CLIENTS_MAX} clients with {OPS_PER_CLIENT_MAX} operations each"
+            ));
         }
         if self.max_term == 0 || self.max_log == 0 {
             return bad("max term and max log must be at least 1".to_string());
@@ -160,7 +170,10 @@ impl ModelConfig {
                 match (client + k) % 3 {
                     0 => RegisterOp::Put(value),
                     1 => RegisterOp::Read,
-                    _ => RegisterOp::Cas { expected: 1, new: value },
+                    _ => RegisterOp::Cas {
+                        expected: 1,
+                        new: value,
+                    },
                 }
             })
             .collect()
@@ -182,7 +195,9 @@ impl ModelConfig {
         let bootstrap = ClusterConfig::with_voters((1..=self.servers as u64).map(NodeId));
         let network = match self.network {
             NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
-            NetworkKind::Unordered | NetworkKind::Lossy => Network::new_unordered_nonduplicating([]),
+            NetworkKind::Unordered | NetworkKind::Lossy => {
+                Network::new_unordered_nonduplicating([])
+            }
         };
         let lossy = if self.network == NetworkKind::Lossy {
             LossyNetwork::Yes

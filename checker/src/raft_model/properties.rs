@@ -55,9 +55,10 @@ pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
         return false;
     }
     match (&state.network, cfg.network) {
-        (Network::UnorderedNonDuplicating(multiset), NetworkKind::Unordered | NetworkKind::Lossy) => {
-            multiset.values().all(|copies| *copies <= 1)
-        }
+        (
+            Network::UnorderedNonDuplicating(multiset),
+            NetworkKind::Unordered | NetworkKind::Lossy,
+        ) => multiset.values().all(|copies| *copies <= 1),
         _ => true,
     }
 }
@@ -65,19 +66,29 @@ pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
 /// Adds every property; `with_crashes` adds the after-crash sometimes-property.
 pub fn add_properties(model: RaftModel, with_crashes: bool) -> RaftModel {
     let model = model
-        .property(Expectation::Always, ELECTION_SAFETY, |_, s| election_safety(s))
+        .property(Expectation::Always, ELECTION_SAFETY, |_, s| {
+            election_safety(s)
+        })
         .property(Expectation::Always, LEADER_APPEND_ONLY, |_, s| {
             servers(s).all(|server| !server.durable.ghost.append_only_broken)
         })
         .property(Expectation::Always, LOG_MATCHING, |_, s| log_matching(s))
-        .property(Expectation::Always, LEADER_COMPLETENESS, |_, s| leader_completeness(s))
-        .property(Expectation::Always, STATE_MACHINE_SAFETY, |_, s| state_machine_safety(s))
-        .property(Expectation::Always, LINEARIZABLE, |_, s| s.history.is_linearizable())
+        .property(Expectation::Always, LEADER_COMPLETENESS, |_, s| {
+            leader_completeness(s)
+        })
+        .property(Expectation::Always, STATE_MACHINE_SAFETY, |_, s| {
+            state_machine_safety(s)
+        })
+        .property(Expectation::Always, LINEARIZABLE, |_, s| {
+            s.history.is_linearizable()
+        })
         .property(Expectation::Sometimes, VALUE_COMMITTED, |_, s| {
             servers(s).any(|server| server.kv_value != 0)
         });
     if with_crashes {
-        model.property(Expectation::Sometimes, LEADER_AFTER_CRASH, |_, s| leader_after_crash(s))
+        model.property(Expectation::Sometimes, LEADER_AFTER_CRASH, |_, s| {
+            leader_after_crash(s)
+        })
     } else {
         model
     }
@@ -95,7 +106,10 @@ pub fn election_safety(state: &RaftModelState) -> bool {
     }
     for env in state.network.iter_all() {
         if let ModelMsg::Raft(m) = env.msg {
-            let from_leader = matches!(m.body, MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. });
+            let from_leader = matches!(
+                m.body,
+                MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. }
+            );
             if from_leader && !claim(m.term, m.from) {
                 return false;
             }
@@ -133,12 +147,15 @@ pub fn leader_completeness(state: &RaftModelState) -> bool {
     let applied: Vec<_> = servers(state)
         .flat_map(|s| s.durable.ghost.applied.iter().enumerate())
         .collect();
-    servers(state).filter(|s| s.role() == Role::Leader).all(|leader| {
-        let log = leader.node.log_entries();
-        applied.iter().all(|(position, entry)| {
-            entry.known_in_term >= leader.term() || log.get(*position).is_some_and(|e| e.term == entry.term)
+    servers(state)
+        .filter(|s| s.role() == Role::Leader)
+        .all(|leader| {
+            let log = leader.node.log_entries();
+            applied.iter().all(|(position, entry)| {
+                entry.known_in_term >= leader.term()
+                    || log.get(*position).is_some_and(|e| e.term == entry.term)
+            })
         })
-    })
 }
 
 /// State Machine Safety: the applied sequences of any two servers agree where both applied.
@@ -148,9 +165,12 @@ pub fn state_machine_safety(state: &RaftModelState) -> bool {
         return false;
     }
     ghosts.iter().enumerate().all(|(i, a)| {
-        ghosts[i + 1..]
-            .iter()
-            .all(|b| a.applied.iter().zip(&b.applied).all(|(x, y)| x.term == y.term))
+        ghosts[i + 1..].iter().all(|b| {
+            a.applied
+                .iter()
+                .zip(&b.applied)
+                .all(|(x, y)| x.term == y.term)
+        })
     })
 }
 

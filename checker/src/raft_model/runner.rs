@@ -92,7 +92,10 @@ pub struct PropertyResult {
 impl PropertyResult {
     /// Whether this result makes the run fail.
     pub fn failed(&self) -> bool {
-        matches!(self.outcome, PropertyOutcome::Violated(_) | PropertyOutcome::NotFound)
+        matches!(
+            self.outcome,
+            PropertyOutcome::Violated(_) | PropertyOutcome::NotFound
+        )
     }
 }
 
@@ -163,7 +166,9 @@ pub fn run_check(
     }
     let checker: Box<dyn Checker<RaftModel>> = match options.strategy {
         Strategy::Bfs => Box::new(builder.spawn_bfs()),
-        Strategy::Dfs if options.symmetry => Box::new(builder.symmetry_fn(symmetry::representative).spawn_dfs()),
+        Strategy::Dfs if options.symmetry => {
+            Box::new(builder.symmetry_fn(symmetry::representative).spawn_dfs())
+        }
         Strategy::Dfs => Box::new(builder.spawn_dfs()),
     };
     let mut checker = checker;
@@ -187,13 +192,16 @@ pub fn run_check(
     }
     if worker_panicked {
         return Err(ModelConfigError(
-            "a checker thread panicked: the Raft core hit an assertion (see the message above)".to_string(),
+            "a checker thread panicked: the Raft core hit an assertion (see the message above)"
+                .to_string(),
         ));
     }
     let elapsed = started.elapsed();
     let states_generated = checker.state_count();
     let timed_out = options.time_limit.is_some_and(|limit| elapsed >= limit);
-    let capped = options.max_states.is_some_and(|max| states_generated >= max);
+    let capped = options
+        .max_states
+        .is_some_and(|max| states_generated >= max);
     let discoveries = checker.discoveries();
     let violation_found = ALWAYS.iter().any(|name| discoveries.contains_key(name));
     let exhausted = !timed_out && !capped && !violation_found;
@@ -226,4 +234,3 @@ pub fn run_check(
         properties,
     })
 }
-

@@ -83,7 +83,10 @@ pub fn decode_command(bytes: &[u8]) -> Option<(u8, u8, RegisterOp)> {
     let op = match tag {
         0 => RegisterOp::Put(a),
         1 => RegisterOp::Read,
-        2 => RegisterOp::Cas { expected: a, new: b },
+        2 => RegisterOp::Cas {
+            expected: a,
+            new: b,
+        },
         _ => return None,
     };
     Some((client, seq, op))
@@ -95,14 +98,39 @@ mod tests {
 
     #[test]
     fn commands_round_trip_and_cas_semantics() {
-        for op in [RegisterOp::Put(3), RegisterOp::Read, RegisterOp::Cas { expected: 1, new: 2 }] {
+        for op in [
+            RegisterOp::Put(3),
+            RegisterOp::Read,
+            RegisterOp::Cas {
+                expected: 1,
+                new: 2,
+            },
+        ] {
             assert_eq!(decode_command(&encode_command(4, 7, op)), Some((4, 7, op)));
         }
         assert_eq!(decode_command(&[1, 2, 9, 0, 0]), None);
         assert_eq!(decode_command(&[1, 2]), None);
         let mut value = 1;
-        assert_eq!(apply(&mut value, RegisterOp::Cas { expected: 2, new: 5 }), RegisterRet::CasOk(false));
-        assert_eq!(apply(&mut value, RegisterOp::Cas { expected: 1, new: 5 }), RegisterRet::CasOk(true));
+        assert_eq!(
+            apply(
+                &mut value,
+                RegisterOp::Cas {
+                    expected: 2,
+                    new: 5
+                }
+            ),
+            RegisterRet::CasOk(false)
+        );
+        assert_eq!(
+            apply(
+                &mut value,
+                RegisterOp::Cas {
+                    expected: 1,
+                    new: 5
+                }
+            ),
+            RegisterRet::CasOk(true)
+        );
         assert_eq!(apply(&mut value, RegisterOp::Read), RegisterRet::ReadOk(5));
     }
 }

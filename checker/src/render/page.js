@@ -21,10 +21,21 @@
     var blocked = section.querySelector("g.partial:not(.hidden) rect.blocked");
     if (!scroller || !blocked) { return; }
     var x = blocked.x.baseVal.value;
-    if (x > scroller.clientWidth * 0.8) {
+    var right = x + blocked.width.baseVal.value;
+    if (right > scroller.scrollLeft + scroller.clientWidth) {
       scroller.scrollLeft = Math.max(0, x - scroller.clientWidth * 0.6);
+      pinLabels(scroller);
     }
   }
+
+  // Keeps the process labels of a scrolled timeline at its left edge.
+  function pinLabels(scroller) {
+    var labels = scroller.querySelector("g.labels");
+    if (labels) { labels.setAttribute("transform", "translate(" + scroller.scrollLeft + ",0)"); }
+  }
+  Array.prototype.forEach.call(document.querySelectorAll(".timeline-scroll"), function (scroller) {
+    scroller.addEventListener("scroll", function () { pinLabels(scroller); });
+  });
 
   function showPartition(id) {
     sections.forEach(function (s) { s.classList.toggle("hidden", s.id !== id); });

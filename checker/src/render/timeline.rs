@@ -135,18 +135,18 @@ pub(crate) fn timeline_for(
         svg,
         r##"<defs><pattern id="{hatch}" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="8" height="8" fill="#fff3d6"/><line x1="0" y1="0" x2="0" y2="8" stroke="#efbe6e" stroke-width="2.5"/></pattern></defs>"##
     );
-    // Process rows (alternating background) with labels.
-    for (row, process) in processes.iter().enumerate() {
+    // Process rows (alternating background); their labels are drawn last, on top.
+    for row in 0..processes.len() {
         let y = TOP_PX + row as f64 * ROW_PX;
         let _ = write!(
             svg,
-            r#"<rect class="row{odd}" x="0" y="{y:.1}" width="{width:.0}" height="{ROW_PX}"/><text class="process" x="8" y="{ty:.1}">process {process}</text>"#,
+            r#"<rect class="row{odd}" x="0" y="{y:.1}" width="{width:.0}" height="{ROW_PX}"/>"#,
             odd = if row % 2 == 1 { " odd" } else { "" },
-            ty = y + BAR_TOP_PX + 16.0
         );
     }
     // Time axis: a label every few columns with the event's real time.
     let every = (AXIS_LABEL_SPACING_PX / columns.column_px).ceil().max(1.0) as usize;
+    let mut previous_label: Option<String> = None;
     for (rank, &position) in columns.positions.iter().enumerate() {
         let x = columns.x(position);
         let major = rank % every == 0;
@@ -156,14 +156,16 @@ pub(crate) fn timeline_for(
             major = if major { " major" } else { "" },
             y1 = TOP_PX - 6.0
         );
-        if major {
-            let time = events.get(position).map_or(0, |e| e.time);
+        let label = format_ns(events.get(position).map_or(0, |e| e.time));
+        // A label equal to the previous one (same time at the displayed precision) says nothing new.
+        if major && previous_label.as_ref() != Some(&label) {
             let _ = write!(
                 svg,
                 r#"<text class="axis" x="{x:.1}" y="{y:.1}">{}</text>"#,
-                escape(&format_ns(time)),
+                escape(&label),
                 y = TOP_PX - 10.0
             );
+            previous_label = Some(label);
         }
     }
     // Faults behind the operations.
@@ -251,7 +253,19 @@ pub(crate) fn timeline_for(
     for (k, partial) in part.partials.iter().take(PARTIALS_DRAWN_MAX).enumerate() {
         svg.push_str(&partial_overlay(&columns, &row_of, result, partial, k));
     }
-    svg.push_str("</svg>");
+    // Process labels on an opaque strip the page script keeps at the left edge while scrolling.
+    svg.push_str(r#"<g class="labels">"#);
+    for (row, process) in processes.iter().enumerate() {
+        let y = TOP_PX + row as f64 * ROW_PX;
+        let _ = write!(
+            svg,
+            r#"<rect class="row{odd}" x="0" y="{y:.1}" width="{w:.1}" height="{ROW_PX}"/><text class="process" x="8" y="{ty:.1}">process {process}</text>"#,
+            odd = if row % 2 == 1 { " odd" } else { "" },
+            w = LEFT_PX - 12.0,
+            ty = y + BAR_TOP_PX + 16.0
+        );
+    }
+    svg.push_str("</g></svg>");
     svg
 }
 
@@ -341,7 +355,7 @@ fn partial_overlay(
     if let Some(op) = blocked.filter(|op| drawn(op.id).is_some()) {
         let (x0, x1, y) = bar(columns, row_of, op);
         let tip = format!(
-            "cannot be linearized after step {}: {}\nprocess {}\nno order of the remaining operations puts it next without breaking the model or real time",
+            "cannot be linearized after step {}: {}\nprocess {}\nno continuation of this order can place it without breaking the model or real time",
             partial.steps.len(),
             op.description,
             op.process

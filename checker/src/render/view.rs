@@ -90,7 +90,7 @@ pub(crate) fn summary(history: &History, result: &CheckResult) -> String {
     }
     html.push_str("</div>");
     if result.verdict == Verdict::Illegal {
-        html.push_str(r#"<p class="explain">No order of the operations is consistent with both the model and real time. For each Illegal partition the view shows the longest orders the search found (numbered steps) and the operation it could not place next (red): its return came before it could be linearized.</p>"#);
+        html.push_str(r#"<p class="explain">No order of the operations is consistent with both the model and real time. For each Illegal partition the view shows the longest orders the search found (numbered steps) and the operation it could not place after them (red).</p>"#);
         if result
             .partitions_with(Verdict::Illegal)
             .all(|p| p.partials.is_empty())
@@ -228,7 +228,7 @@ fn steps_table(
     if let Some(op) = result.ops.get(partial.blocked_op) {
         let _ = write!(
             html,
-            r#"<tr class="blocked"><td>✗</td><td>{}</td><td class="op">{}</td><td>cannot be linearized next: it returned before any order could place it</td></tr>"#,
+            r#"<tr class="blocked"><td>✗</td><td>{}</td><td class="op">{}</td><td>no continuation of the steps above can place it (the model or real-time order forbids it)</td></tr>"#,
             op.process,
             escape(&op.description)
         );

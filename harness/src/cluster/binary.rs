@@ -91,7 +91,14 @@ pub fn find_or_build_raftkv_binary(explicit: Option<&Path>) -> Result<PathBuf, C
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
-    command.args(["build", "--quiet", "-p", "raftkv", "--bin", RAFTKV_BINARY_NAME]);
+    command.args([
+        "build",
+        "--quiet",
+        "-p",
+        "raftkv",
+        "--bin",
+        RAFTKV_BINARY_NAME,
+    ]);
     if own_profile() == "release" {
         command.arg("--release");
     }
@@ -105,7 +112,13 @@ pub fn find_or_build_raftkv_binary(explicit: Option<&Path>) -> Result<PathBuf, C
     }
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|dir| if dir.is_absolute() { dir } else { workspace_root().join(dir) })
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        })
         .unwrap_or_else(|| workspace_root().join("target"));
     let built = target_dir.join(own_profile()).join(RAFTKV_BINARY_NAME);
     if built.is_file() {

@@ -125,7 +125,11 @@ impl TestArgs {
             nodes: self.nodes,
             workload: WorkloadConfig {
                 kind,
-                keys: if kind == WorkloadKind::Register { 1 } else { self.keys },
+                keys: if kind == WorkloadKind::Register {
+                    1
+                } else {
+                    self.keys
+                },
             },
             concurrency: self.concurrency,
             rate: self.rate,
@@ -168,12 +172,24 @@ pub fn run(args: &TestArgs, out: &mut dyn Write, err: &mut (dyn Write + Send)) -
             };
             let _ = writeln!(out, "verdict: {word} (seed {})", results.seed);
             for key in results.keys.iter().filter(|k| k.verdict != Verdict::Ok) {
-                let _ = writeln!(out, "  key {}: {:?} ({} ops)", key.key, key.verdict, key.ops);
+                let _ = writeln!(
+                    out,
+                    "  key {}: {:?} ({} ops)",
+                    key.key, key.verdict, key.ops
+                );
             }
             if let Some(shrunk) = &results.shrunk_history {
-                let _ = writeln!(out, "minimal failing history: {}", run_dir.join(shrunk).display());
+                let _ = writeln!(
+                    out,
+                    "minimal failing history: {}",
+                    run_dir.join(shrunk).display()
+                );
             }
-            let _ = writeln!(out, "report: {}", run_dir.join(crate::store::files::REPORT).display());
+            let _ = writeln!(
+                out,
+                "report: {}",
+                run_dir.join(crate::store::files::REPORT).display()
+            );
             match results.verdict {
                 Verdict::Ok => 0,
                 Verdict::Illegal => 1,
@@ -201,7 +217,10 @@ mod tests {
     fn config(argv: &[&str]) -> Result<TestConfig, String> {
         let mut full = vec!["harness"];
         full.extend_from_slice(argv);
-        Wrapper::try_parse_from(full).map_err(|e| e.to_string())?.args.config()
+        Wrapper::try_parse_from(full)
+            .map_err(|e| e.to_string())?
+            .args
+            .config()
     }
 
     #[test]
@@ -228,7 +247,14 @@ mod tests {
 
     #[test]
     fn replay_reads_back_the_written_configuration() -> Result<(), Box<dyn std::error::Error>> {
-        let original = config(&["--seed", "77", "--workload", "register", "--bug", "stale-read"])?;
+        let original = config(&[
+            "--seed",
+            "77",
+            "--workload",
+            "register",
+            "--bug",
+            "stale-read",
+        ])?;
         let dir = tempfile::tempdir()?;
         let path = crate::store::write_json(dir.path(), "test.json", &original)?;
         let replayed = config(&["--replay", path.to_str().unwrap_or_default()])?;

@@ -76,7 +76,8 @@ impl TestConfig {
         if !(self.warmup_secs >= 0.0 && self.recovery_secs >= 0.0) {
             return Err("--warmup and --recovery must be non-negative".to_string());
         }
-        if self.warmup_secs + self.recovery_secs >= self.time_limit_secs && !self.nemesis.is_empty() {
+        if self.warmup_secs + self.recovery_secs >= self.time_limit_secs && !self.nemesis.is_empty()
+        {
             return Err(format!(
                 "--time-limit {} leaves no time for faults after --warmup {} and --recovery {}",
                 self.time_limit_secs, self.warmup_secs, self.recovery_secs
@@ -97,12 +98,16 @@ impl TestConfig {
 
     /// The fault phase: from the end of the warm-up to the start of the recovery.
     pub fn fault_phase(&self) -> Duration {
-        Duration::from_secs_f64((self.time_limit_secs - self.warmup_secs - self.recovery_secs).max(0.0))
+        Duration::from_secs_f64(
+            (self.time_limit_secs - self.warmup_secs - self.recovery_secs).max(0.0),
+        )
     }
 
     /// Whether any fault needs nodes that lose unsynced writes on kill -9.
     pub fn needs_lost_writes(&self) -> bool {
-        self.nemesis.iter().any(Fault::needs_unsafe_lose_unsynced_writes)
+        self.nemesis
+            .iter()
+            .any(Fault::needs_unsafe_lose_unsynced_writes)
     }
 
     /// Reads a `test.json`.

@@ -76,10 +76,14 @@ pub fn run(
     progress_out: &mut (dyn Write + Send),
 ) -> Result<RunOutcome, RunError> {
     config.validate().map_err(RunError::Config)?;
-    std::fs::create_dir_all(&place.store)
-        .map_err(io_error(format!("cannot create store folder {}", place.store.display())))?;
-    let run_dir = store::create_run_dir(&place.store, &config.name)
-        .map_err(io_error(format!("cannot create a run folder under {}", place.store.display())))?;
+    std::fs::create_dir_all(&place.store).map_err(io_error(format!(
+        "cannot create store folder {}",
+        place.store.display()
+    )))?;
+    let run_dir = store::create_run_dir(&place.store, &config.name).map_err(io_error(format!(
+        "cannot create a run folder under {}",
+        place.store.display()
+    )))?;
     store::write_json(&run_dir, files::TEST, config).map_err(io_error("cannot write test.json"))?;
     let _ = writeln!(
         progress_out,
@@ -113,7 +117,8 @@ pub fn run(
         ready_timeout: READY_TIMEOUT,
     };
     let recorder = Arc::new(
-        Recorder::create(&run_dir.join(files::HISTORY)).map_err(io_error("cannot create history.jsonl"))?,
+        Recorder::create(&run_dir.join(files::HISTORY))
+            .map_err(io_error("cannot create history.jsonl"))?,
     );
     let drive = runtime.block_on(async {
         let (mut cluster, _leader) = cluster::launch(&launch, &StatusProbe::default()).await?;
@@ -185,7 +190,9 @@ async fn drive(
             }
             let current: Vec<String> = nemesis.active().iter().map(Fault::to_string).collect();
             progress.draw(progress_out, recorder.counts(), &current);
-            recorder.flush().map_err(io_error("cannot write history.jsonl"))?;
+            recorder
+                .flush()
+                .map_err(io_error("cannot write history.jsonl"))?;
             tokio::time::sleep(NEMESIS_POLL).await;
         }
         Ok(())

@@ -30,7 +30,12 @@ impl Progress {
     }
 
     /// The text of the line.
-    pub fn line(elapsed: Duration, left: Duration, counts: OutcomeCounts, faults: &[String]) -> String {
+    pub fn line(
+        elapsed: Duration,
+        left: Duration,
+        counts: OutcomeCounts,
+        faults: &[String],
+    ) -> String {
         let fault = if faults.is_empty() {
             "none".to_string()
         } else {
@@ -60,7 +65,8 @@ impl Progress {
         if self.terminal {
             let _ = write!(out, "\r{line}\x1b[K");
             let _ = out.flush();
-        } else if self.last_line.is_none_or(|t| now - t >= LINE_EVERY) || faults != self.last_faults {
+        } else if self.last_line.is_none_or(|t| now - t >= LINE_EVERY) || faults != self.last_faults
+        {
             let _ = writeln!(out, "{line}");
             self.last_line = Some(now);
         }

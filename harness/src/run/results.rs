@@ -66,7 +66,8 @@ pub fn check_and_write(
     faults: Vec<FaultEvent>,
 ) -> Result<RunResults, RunError> {
     let path = run_dir.join(files::HISTORY);
-    let text = std::fs::read_to_string(&path).map_err(io_error("cannot read history.jsonl back"))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(io_error("cannot read history.jsonl back"))?;
     let history = History::from_jsonl_str(&text)
         .map_err(|e| RunError::Config(format!("the recorded history does not parse: {e}")))?;
     let options = CheckOptions {
@@ -96,9 +97,11 @@ pub fn check_and_write(
         check_secs: result.elapsed.as_secs_f64(),
         shrunk_history: shrunk.then(|| files::SHRUNK.to_string()),
     };
-    store::write_json(run_dir, files::RESULTS, &results).map_err(io_error("cannot write results.json"))?;
+    store::write_json(run_dir, files::RESULTS, &results)
+        .map_err(io_error("cannot write results.json"))?;
     let html = report::html(config, &results, &history, &result);
-    std::fs::write(run_dir.join(files::REPORT), html).map_err(io_error("cannot write report.html"))?;
+    std::fs::write(run_dir.join(files::REPORT), html)
+        .map_err(io_error("cannot write report.html"))?;
     Ok(results)
 }
 
@@ -110,16 +113,24 @@ fn check<M: FromHistory>(
     run_dir: &Path,
 ) -> Result<(CheckResult, bool), RunError> {
     let decode = |e: checker::OperationsError| {
-        RunError::Config(format!("the recorded history has an operation the model cannot read: {e}"))
+        RunError::Config(format!(
+            "the recorded history has an operation the model cannot read: {e}"
+        ))
     };
     let result = check_history(model, history, options).map_err(decode)?;
     if result.verdict != Verdict::Illegal {
         return Ok((result, false));
     }
-    let Some(shrunk) = shrink(model, history, &result, &ShrinkOptions::default()).map_err(decode)? else {
+    let Some(shrunk) =
+        shrink(model, history, &result, &ShrinkOptions::default()).map_err(decode)?
+    else {
         return Ok((result, false));
     };
-    let file = std::fs::File::create(run_dir.join(files::SHRUNK)).map_err(io_error("cannot create shrunk.jsonl"))?;
-    shrunk.history.write_jsonl(file).map_err(io_error("cannot write shrunk.jsonl"))?;
+    let file = std::fs::File::create(run_dir.join(files::SHRUNK))
+        .map_err(io_error("cannot create shrunk.jsonl"))?;
+    shrunk
+        .history
+        .write_jsonl(file)
+        .map_err(io_error("cannot write shrunk.jsonl"))?;
     Ok((result, true))
 }

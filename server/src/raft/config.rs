@@ -20,6 +20,12 @@ pub const INFLIGHT_APPENDS_MAX_DEFAULT: usize = 16;
 /// Default number of proposals (and, separately, reads) that may wait for commit at once.
 pub const PENDING_PROPOSALS_MAX_DEFAULT: usize = 4096;
 
+/// Default size of one InstallSnapshot chunk.
+pub const SNAPSHOT_CHUNK_BYTES_DEFAULT: usize = 1024 * 1024;
+/// Default lag (in entries behind the leader's last index) under which a learner counts as caught up
+/// and is promoted to voter.
+pub const LEARNER_CATCH_UP_LAG_MAX_DEFAULT: u64 = 64;
+
 /// Errors of the Raft core.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CoreError {
@@ -57,6 +63,10 @@ pub struct Config {
     pub check_quorum: bool,
     /// Deliberately injected bugs (tests only; empty in production).
     pub bugs: BugSet,
+    /// At most this many snapshot bytes per InstallSnapshot message.
+    pub snapshot_chunk_bytes: usize,
+    /// A learner whose match index is within this many entries of the leader's last index is promoted.
+    pub learner_catch_up_lag_max: u64,
 }
 
 impl Config {
@@ -73,6 +83,8 @@ impl Config {
             pre_vote: true,
             check_quorum: true,
             bugs: BugSet::none(),
+            snapshot_chunk_bytes: SNAPSHOT_CHUNK_BYTES_DEFAULT,
+            learner_catch_up_lag_max: LEARNER_CATCH_UP_LAG_MAX_DEFAULT,
         }
     }
 
@@ -101,6 +113,9 @@ impl Config {
         }
         if self.max_pending_proposals == 0 {
             return invalid("max_pending_proposals must be > 0");
+        }
+        if self.snapshot_chunk_bytes == 0 {
+            return invalid("snapshot_chunk_bytes must be > 0");
         }
         Ok(())
     }

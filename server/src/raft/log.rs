@@ -113,6 +113,19 @@ impl RaftLog {
         &self.entries
     }
 
+    /// Rewrites every entry in place with `f`, which must keep indexes and terms (used to rename node ids
+    /// in config entries, see `relabel.rs`).
+    pub(crate) fn relabel_entries(&mut self, f: impl Fn(&Entry) -> Entry) {
+        for entry in self.entries.iter_mut() {
+            let renamed = f(entry);
+            assert!(
+                renamed.index == entry.index && renamed.term == entry.term,
+                "relabeling must keep an entry's index and term"
+            );
+            *entry = renamed;
+        }
+    }
+
     /// Up to `max` entries starting at `from` (empty when `from` is past the end or compacted).
     pub fn entries_from(&self, from: LogIndex, max: usize) -> &[Entry] {
         let Some(offset) = from.0.checked_sub(self.first_index().0) else {
@@ -194,6 +207,50 @@ impl RaftLog {
         let last = self.last_index();
         self.persisted_index = self.persisted_index.min(last);
         self.handed_out_index = self.handed_out_index.min(last);
+    }
+
+    /// Term of the snapshot point.
+    pub fn snapshot_term(&self) -> Term {
+        self.snapshot_term
+    }
+
+    /// Compaction: drops the entries up to `index` (which must be held and durable); `index` becomes the
+    /// snapshot point.
+    pub fn compact_to(&mut self, index: LogIndex) {
+        assert!(
+            index > self.snapshot_index && index <= self.persisted_index,
+            "compaction to {index} outside ({}, {}]",
+            self.snapshot_index,
+            self.persisted_index
+        );
+        let term = self.term(index).expect("a held index has a term");
+        let drop = usize::try_from(index.0 - self.snapshot_index.0).unwrap_or(usize::MAX);
+        self.entries.drain(..drop.min(self.entries.len()));
+        self.snapshot_index = index;
+        self.snapshot_term = term;
+    }
+
+    /// Installs a snapshot that covers the log up to `meta.last_included_index` (Raft §7): when the log
+    /// holds that entry with the same term, the entries after it are kept; otherwise the whole log is
+    /// dropped. Returns whether a suffix was kept. The caller makes sure the snapshot is newer than the
+    /// commit index.
+    pub fn install_snapshot(&mut self, meta: &SnapshotMeta) -> bool {
+        let index = meta.last_included_index;
+        assert!(index > self.snapshot_index, "snapshot {index} is not newer");
+        let keep = self.term(index) == Some(meta.last_included_term);
+        if keep {
+            let drop = usize::try_from(index.0 - self.snapshot_index.0).unwrap_or(usize::MAX);
+            self.entries.drain(..drop.min(self.entries.len()));
+            self.persisted_index = self.persisted_index.max(index);
+            self.handed_out_index = self.handed_out_index.max(index);
+        } else {
+            self.entries.clear();
+            self.persisted_index = index;
+            self.handed_out_index = index;
+        }
+        self.snapshot_index = index;
+        self.snapshot_term = meta.last_included_term;
+        keep
     }
 
     /// Whether a candidate with this last entry is at least as up to date as this log (Raft §5.4.1).
@@ -336,5 +393,46 @@ mod tests {
         assert_eq!(log.entries_between(LogIndex(2), LogIndex(3)).len(), 2);
         assert_eq!(log.entries_from(LogIndex(6), 10).len(), 1);
         assert!(log.entries_from(LogIndex(7), 10).is_empty());
+    }
+
+    #[test]
+    fn compaction_and_snapshot_install_keep_only_a_matching_suffix() {
+        let mut log = log_of(&[1, 1, 2, 2, 3]);
+        log.compact_to(LogIndex(2));
+        assert_eq!(log.first_index(), LogIndex(3));
+        assert_eq!(log.term(LogIndex(2)), Some(Term(1)));
+        assert_eq!(log.term(LogIndex(1)), None);
+        assert_eq!(log.last_index(), LogIndex(5));
+        // A snapshot whose last entry matches keeps the suffix.
+        let matching = SnapshotMeta {
+            last_included_index: LogIndex(4),
+            last_included_term: Term(2),
+            ..Default::default()
+        };
+        assert!(log.install_snapshot(&matching));
+        assert_eq!(log.last_index(), LogIndex(5));
+        assert_eq!(log.entries().len(), 1);
+        // One that disagrees drops everything after it.
+        let mut log = log_of(&[1, 1, 2, 2, 3]);
+        let conflicting = SnapshotMeta {
+            last_included_index: LogIndex(4),
+            last_included_term: Term(3),
+            ..Default::default()
+        };
+        assert!(!log.install_snapshot(&conflicting));
+        assert_eq!(log.last_index(), LogIndex(4));
+        assert_eq!(log.last_term(), Term(3));
+        assert!(log.entries().is_empty());
+        assert_eq!(log.persisted_index(), LogIndex(4));
+        // One beyond the end drops everything as well.
+        let mut log = log_of(&[1]);
+        let beyond = SnapshotMeta {
+            last_included_index: LogIndex(9),
+            last_included_term: Term(2),
+            ..Default::default()
+        };
+        assert!(!log.install_snapshot(&beyond));
+        assert_eq!(log.last_index(), LogIndex(9));
+        assert!(!log.has_unhanded());
     }
 }

@@ -4,7 +4,7 @@
 //! stateright model all run this same code.
 //!
 //! Layout: [`types`] (shared vocabulary), [`config`], [`raw_node`] (state and public entry points), the
-//! protocol in `step.rs`, `election.rs`, `replication.rs`, `read_index.rs`, `transfer.rs`, and the helpers
+//! protocol in `step.rs`, `election.rs`, `replication.rs`, `read_index.rs`, `transfer.rs`, `snapshot.rs`, and the helpers
 //! [`log`], [`progress`], [`quorum`], [`rng`].
 
 pub mod config;
@@ -14,9 +14,11 @@ pub mod progress;
 pub mod quorum;
 pub mod raw_node;
 mod read_index;
+pub mod relabel;
 mod replication;
 pub mod rng;
 pub mod safety;
+mod snapshot;
 mod step;
 mod transfer;
 pub mod types;

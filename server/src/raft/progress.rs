@@ -38,6 +38,10 @@ pub struct Progress {
     /// Heartbeat answers in a row without progress while the member lags (see
     /// [`REPLICATE_STALL_HEARTBEATS_MAX`]).
     pub stalled_heartbeats: u32,
+    /// An InstallSnapshot transfer in progress: the snapshot's last included index and the next byte
+    /// offset to send. While set, the member gets snapshot chunks (one outstanding at a time, like a
+    /// probe) instead of entries.
+    pub pending_snapshot: Option<(LogIndex, u64)>,
 }
 
 impl Progress {
@@ -51,6 +55,7 @@ impl Progress {
             inflight: VecDeque::new(),
             recent_active: false,
             stalled_heartbeats: 0,
+            pending_snapshot: None,
         }
     }
 
@@ -134,6 +139,36 @@ impl Progress {
         lagging
     }
 
+    /// Starts sending the snapshot that ends at `index` from its first byte.
+    pub fn start_snapshot(&mut self, index: LogIndex) {
+        self.become_probe(self.next_index);
+        self.pending_snapshot = Some((index, 0));
+    }
+
+    /// An answer to a snapshot chunk. `done`: the member now holds the snapshot ending at `index`, so
+    /// its log matches up to there. Otherwise the member expects `next_offset` next (a lost chunk is
+    /// resent from there). Returns whether another message should be sent now.
+    pub fn on_snapshot_response(&mut self, index: LogIndex, next_offset: u64, done: bool) -> bool {
+        if done {
+            if index > self.match_index {
+                self.match_index = index;
+            }
+            self.pending_snapshot = None;
+            let next = self.match_index.next().max(self.next_index);
+            self.become_probe(next);
+            return true;
+        }
+        match self.pending_snapshot {
+            Some((pending, _)) if pending == index => {
+                self.pending_snapshot = Some((index, next_offset));
+                self.probe_sent = false;
+                true
+            }
+            // An answer about another snapshot than the one being sent: stale.
+            _ => false,
+        }
+    }
+
     fn become_probe(&mut self, next_index: LogIndex) {
         self.state = ProgressState::Probe;
         self.next_index = next_index;
@@ -144,6 +179,7 @@ impl Progress {
 
     fn become_replicate(&mut self) {
         self.state = ProgressState::Replicate;
+        self.pending_snapshot = None;
         self.next_index = self.match_index.next();
         self.probe_sent = false;
         self.inflight.clear();

@@ -15,7 +15,7 @@ use crate::raft::read_index::ReadIndexQueue;
 use crate::raft::rng::SplitMix64;
 use crate::raft::types::{
     ClusterConfig, Entry, EntryPayload, HardState, InitialState, LogIndex, Message, MessageBody,
-    NodeId, ReadState, Role, Snapshot, Term,
+    NodeId, ReadState, Role, Snapshot, SnapshotMeta, Term,
 };
 use std::collections::BTreeMap;
 
@@ -72,7 +72,9 @@ pub struct Ready {
     /// Append; if `entries[0].index` is at or below the stored last index, truncate the stored log from
     /// there first.
     pub entries: Vec<Entry>,
-    /// A snapshot to install (not produced yet; reserved for snapshot support).
+    /// A snapshot received from the leader (InstallSnapshot): persist it (file, then WAL compaction to
+    /// its meta) before the entries of this `Ready`, and restore the state machine from it before
+    /// applying `committed_entries` (which follow it).
     pub snapshot: Option<Snapshot>,
     /// May be sent at once: the leader's appends and heartbeats (Raft thesis §10.2.1), pre-votes.
     pub messages: Vec<Message>,
@@ -122,12 +124,37 @@ pub struct RawNode {
     pub(super) read_states: Vec<ReadState>,
     pub(super) aborted_reads: Vec<u64>,
     pub(super) rng: SplitMix64,
+    /// The newest local snapshot (taken or installed): what a leader sends to a member whose next entry
+    /// was compacted away.
+    pub(super) snapshot: Option<Snapshot>,
+    /// An installed snapshot not yet handed to the shell.
+    pub(super) snapshot_to_hand_out: Option<Snapshot>,
+    /// Follower: the snapshot being received in chunks (meta and the bytes so far).
+    pub(super) incoming_snapshot: Option<(SnapshotMeta, Vec<u8>)>,
+    /// Index of the entry that holds `cluster` (the snapshot index when it comes from the snapshot or
+    /// the bootstrap configuration).
+    pub(super) cluster_index: LogIndex,
 }
 
 impl RawNode {
     /// A node recovered from `initial`, using `seed` for its election timeouts. Starts as a follower.
     pub fn new(config: Config, initial: InitialState, seed: u64) -> Result<RawNode, CoreError> {
+        Self::new_with_snapshot(config, initial, None, seed)
+    }
+
+    /// Like [`RawNode::new`], with the newest local snapshot's data (needed to send it to lagging
+    /// members). When given, `snapshot.meta` replaces `initial.snapshot_meta`, and `initial.entries`
+    /// must follow it.
+    pub fn new_with_snapshot(
+        config: Config,
+        mut initial: InitialState,
+        snapshot: Option<Snapshot>,
+        seed: u64,
+    ) -> Result<RawNode, CoreError> {
         config.validate()?;
+        if let Some(snapshot) = &snapshot {
+            initial.snapshot_meta = Some(snapshot.meta.clone());
+        }
         let log = RaftLog::new(initial.snapshot_meta.as_ref(), initial.entries)?;
         let mut hard_state = initial.hard_state;
         if hard_state.term < log.last_term() {
@@ -171,6 +198,10 @@ impl RawNode {
             read_states: Vec::new(),
             aborted_reads: Vec::new(),
             rng: SplitMix64::new(seed),
+            snapshot,
+            snapshot_to_hand_out: None,
+            incoming_snapshot: None,
+            cluster_index: snapshot_index,
         };
         node.refresh_cluster();
         node.role = node.follower_role();
@@ -223,6 +254,7 @@ impl RawNode {
             || !self.persisted_messages.is_empty()
             || !self.read_states.is_empty()
             || !self.aborted_reads.is_empty()
+            || self.snapshot_to_hand_out.is_some()
             || self.applicable_index() > self.applying_index
     }
 
@@ -246,7 +278,7 @@ impl RawNode {
         Ready {
             hard_state,
             entries: self.log.take_unhanded(),
-            snapshot: None,
+            snapshot: self.snapshot_to_hand_out.take(),
             messages: std::mem::take(&mut self.messages),
             persisted_messages: std::mem::take(&mut self.persisted_messages),
             committed_entries,
@@ -281,6 +313,69 @@ impl RawNode {
             persisted_index: self.log.persisted_index(),
             cluster: self.cluster.clone(),
         }
+    }
+
+    /// The metadata a snapshot of the state machine as applied up to `index` must carry (term of that
+    /// entry, membership as of it). None unless `index` is applied and after the current snapshot point.
+    pub fn snapshot_meta_at(&self, index: LogIndex) -> Option<SnapshotMeta> {
+        if index <= self.log.snapshot_index() || index > self.applied_index {
+            return None;
+        }
+        let last_included_term = self.log.term(index)?;
+        let config = self
+            .log
+            .entries_between(self.log.first_index(), index)
+            .iter()
+            .rev()
+            .find_map(|entry| match &entry.payload {
+                EntryPayload::Config(config) => Some(config.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| self.fallback_cluster.clone());
+        Some(SnapshotMeta {
+            last_included_index: index,
+            last_included_term,
+            config,
+        })
+    }
+
+    /// Log compaction: the shell made `snapshot` durable (its meta from [`RawNode::snapshot_meta_at`]);
+    /// the entries it covers are dropped from memory and it becomes the snapshot sent to lagging members.
+    /// The shell then compacts its WAL. Fails, changing nothing, for a snapshot that is not newer than
+    /// the current one or whose meta does not match this log.
+    pub fn compact(&mut self, snapshot: Snapshot) -> Result<(), CoreError> {
+        let index = snapshot.meta.last_included_index;
+        match self.snapshot_meta_at(index) {
+            Some(meta) if meta == snapshot.meta => {}
+            _ => {
+                return Err(CoreError::InconsistentState(format!(
+                    "snapshot at {index} (term {}) does not fit: snapshot point {}, applied {}",
+                    snapshot.meta.last_included_term,
+                    self.log.snapshot_index(),
+                    self.applied_index
+                )))
+            }
+        }
+        self.log.compact_to(index);
+        self.fallback_cluster = snapshot.meta.config.clone();
+        self.snapshot = Some(snapshot);
+        self.refresh_cluster();
+        Ok(())
+    }
+
+    /// The index of the last entry covered by the snapshot (0 without one).
+    pub fn snapshot_index(&self) -> LogIndex {
+        self.log.snapshot_index()
+    }
+
+    /// The newest local snapshot, if any.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// The term of the entry at `index` (known for the snapshot point and every entry after it).
+    pub fn log_term(&self, index: LogIndex) -> Option<Term> {
+        self.log.term(index)
     }
 
     /// The current term, vote and commit index.
@@ -330,7 +425,10 @@ impl RawNode {
 
     /// Recomputes the membership from the log (after appends or truncations that touch config entries).
     pub(super) fn refresh_cluster(&mut self) {
-        self.cluster = newest_config(&self.log).unwrap_or_else(|| self.fallback_cluster.clone());
+        let (index, cluster) = newest_config(&self.log)
+            .unwrap_or_else(|| (self.log.snapshot_index(), self.fallback_cluster.clone()));
+        self.cluster = cluster;
+        self.cluster_index = index;
     }
 
     /// Whether this node may campaign (it is a voter).
@@ -429,13 +527,13 @@ impl RawNode {
     }
 }
 
-/// The newest membership recorded in the log, if any.
-fn newest_config(log: &RaftLog) -> Option<ClusterConfig> {
+/// The newest membership recorded in the log and its index, if any.
+fn newest_config(log: &RaftLog) -> Option<(LogIndex, ClusterConfig)> {
     log.entries()
         .iter()
         .rev()
         .find_map(|entry| match &entry.payload {
-            EntryPayload::Config(config) => Some(config.clone()),
+            EntryPayload::Config(config) => Some((entry.index, config.clone())),
             _ => None,
         })
 }

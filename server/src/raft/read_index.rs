@@ -56,6 +56,15 @@ impl ReadIndexQueue {
         self.open_context = None;
     }
 
+    /// This queue with the acknowledging node ids renamed by `f` (see `relabel.rs`).
+    pub(super) fn relabeled(&self, f: &dyn Fn(NodeId) -> NodeId) -> ReadIndexQueue {
+        let mut queue = self.clone();
+        for round in queue.rounds.values_mut() {
+            round.acks = round.acks.iter().map(|id| f(*id)).collect();
+        }
+        queue
+    }
+
     /// Removes every pending read, returning their ids (leadership was lost).
     pub fn take_all(&mut self) -> Vec<u64> {
         let mut ids = std::mem::take(&mut self.awaiting_commit);

@@ -53,9 +53,10 @@ impl RawNode {
             return false;
         }
         let prev_log_index = pr.next_index.prev();
-        let Some(prev_log_term) = self.log.term(prev_log_index) else {
-            // The entry was compacted away: the follower needs a snapshot (not supported yet).
-            return false;
+        let prev_log_term = match self.log.term(prev_log_index) {
+            Some(term) if pr.pending_snapshot.is_none() => term,
+            // The entry was compacted away (or a transfer is under way): send the snapshot.
+            _ => return self.send_snapshot_chunk(to),
         };
         let entries: Vec<Entry> = self
             .log

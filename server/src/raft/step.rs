@@ -128,8 +128,29 @@ impl RawNode {
                 }
             }
             MessageBody::TimeoutNow => self.handle_timeout_now(),
-            // Snapshots are not supported by the core yet; a later change adds them here.
-            MessageBody::InstallSnapshot { .. } | MessageBody::InstallSnapshotResponse { .. } => {}
+            MessageBody::InstallSnapshot {
+                meta,
+                offset,
+                data,
+                done,
+            } => {
+                self.accept_leader(msg.from);
+                self.handle_install_snapshot(from, meta, offset, data, done);
+            }
+            MessageBody::InstallSnapshotResponse {
+                last_included_index,
+                next_offset,
+                done,
+            } => {
+                if self.role == Role::Leader {
+                    self.handle_install_snapshot_response(
+                        from,
+                        last_included_index,
+                        next_offset,
+                        done,
+                    );
+                }
+            }
         }
     }
 

@@ -4,14 +4,20 @@
 //! shell's order exactly: persist, send `messages` at once, after fsync send `persisted_messages`, call
 //! `on_persisted`, apply, `on_applied`.
 //!
+//! Snapshots: each node runs a tiny state machine, a running digest of the entries it applied (its
+//! snapshot data is the applied index and the digest, padded so that it takes several chunks). With a
+//! `snapshot_threshold`, a node compacts its log once that many entries were applied since its last
+//! snapshot; the snapshot is durable at once (as the shell's file write + fsync + rename). The cluster
+//! checks that every node's digest at an index (also after installing a snapshot) is the same.
+//!
 //! Messages produced go to `outbox`; the caller (a scripted scenario or the random network) decides
 //! what to deliver. Every observation is fed to the [`SafetyMonitor`].
 
 use crate::raft::rng::SplitMix64;
 use crate::raft::safety::{SafetyMonitor, Violation};
 use crate::raft::{
-    ClusterConfig, Config, Entry, HardState, InitialState, LogIndex, Message, NodeId, ProposeError,
-    RawNode, ReadState, Role, Term,
+    ClusterConfig, Config, Entry, EntryPayload, HardState, InitialState, LogIndex, Message, NodeId,
+    ProposeError, RawNode, ReadState, Role, Snapshot, Term,
 };
 use std::collections::{BTreeMap, VecDeque};
 
@@ -26,13 +32,44 @@ const READY_ROUNDS_MAX: usize = 64;
 pub struct DurableStorage {
     /// The last durable hard state.
     pub hard_state: HardState,
-    /// The durable log.
+    /// The durable log (after the snapshot).
     pub entries: Vec<Entry>,
+    /// The newest durable snapshot.
+    pub snapshot: Option<Snapshot>,
 }
 
 impl DurableStorage {
-    /// Writes a `Ready`'s state: the hard state if any, then the entries (truncating a stale tail first).
-    fn write(&mut self, hard_state: Option<&HardState>, entries: &[Entry]) {
+    /// Records a snapshot as the WAL's `compact` does: entries up to its index go; entries after it stay
+    /// only if the log holds its last entry with the same term.
+    fn compact(&mut self, snapshot: &Snapshot) {
+        let index = snapshot.meta.last_included_index;
+        let matches = self
+            .entries
+            .iter()
+            .any(|e| e.index == index && e.term == snapshot.meta.last_included_term)
+            || self
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.meta == snapshot.meta);
+        if matches {
+            self.entries.retain(|e| e.index > index);
+        } else {
+            self.entries.clear();
+        }
+        self.snapshot = Some(snapshot.clone());
+    }
+
+    /// Writes a `Ready`'s state: the snapshot if any, the hard state if any, then the entries
+    /// (truncating a stale tail first).
+    fn write(
+        &mut self,
+        snapshot: Option<&Snapshot>,
+        hard_state: Option<&HardState>,
+        entries: &[Entry],
+    ) {
+        if let Some(snapshot) = snapshot {
+            self.compact(snapshot);
+        }
         if let Some(hard_state) = hard_state {
             self.hard_state = hard_state.clone();
         }
@@ -46,6 +83,7 @@ impl DurableStorage {
 /// A `Ready`'s work that waits for the simulated fsync.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct PendingWrite {
+    snapshot: Option<Snapshot>,
     hard_state: Option<HardState>,
     entries: Vec<Entry>,
     persisted_messages: Vec<Message>,
@@ -64,6 +102,50 @@ pub struct SimNode {
     unsynced: VecDeque<PendingWrite>,
     /// How many times the node was started (feeds the election-timeout seed).
     boots: u64,
+    /// The state machine: applied index and the digest of everything applied up to it.
+    digest: (LogIndex, u64),
+}
+
+/// Bytes of simulated snapshot data (index and digest, padded so that transfers take several chunks).
+const SNAPSHOT_DATA_BYTES: usize = 32;
+
+/// The digest after applying `entry` to a state with digest `digest`.
+fn fold_digest(digest: u64, entry: &Entry) -> u64 {
+    let payload = match &entry.payload {
+        EntryPayload::Noop => 0,
+        EntryPayload::Command(data) => data
+            .iter()
+            .fold(7u64, |h, b| h.rotate_left(5) ^ u64::from(*b)),
+        EntryPayload::Config(config) => config.voters.len() as u64 + 100,
+    };
+    SplitMix64::new(digest ^ entry.term.0.rotate_left(17) ^ payload ^ entry.index.0).next_u64()
+}
+
+fn snapshot_data(index: LogIndex, digest: u64) -> Vec<u8> {
+    let mut data = Vec::with_capacity(SNAPSHOT_DATA_BYTES);
+    data.extend_from_slice(&index.0.to_be_bytes());
+    data.extend_from_slice(&digest.to_be_bytes());
+    data.resize(SNAPSHOT_DATA_BYTES, 0xAB);
+    data
+}
+
+fn digest_of(snapshot: &Snapshot) -> (LogIndex, u64) {
+    let word = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&snapshot.data[at..at + 8]);
+        u64::from_be_bytes(bytes)
+    };
+    assert_eq!(
+        snapshot.data.len(),
+        SNAPSHOT_DATA_BYTES,
+        "snapshot data was reassembled wrongly"
+    );
+    let index = LogIndex(word(0));
+    assert_eq!(
+        index, snapshot.meta.last_included_index,
+        "snapshot data and meta disagree"
+    );
+    (index, word(8))
 }
 
 /// A cluster of simulated nodes plus the safety monitor.
@@ -82,6 +164,14 @@ pub struct Cluster {
     configs: BTreeMap<NodeId, Config>,
     bootstrap: ClusterConfig,
     seed: u64,
+    /// Compact a node's log once this many entries were applied since its snapshot (0: never).
+    pub snapshot_threshold: u64,
+    /// The state-machine digest at each index, as first seen on any node.
+    digests: BTreeMap<LogIndex, u64>,
+    /// Snapshots installed from a leader (not taken locally), over the run.
+    pub snapshots_installed: u64,
+    /// Snapshots taken locally (compactions), over the run.
+    pub snapshots_taken: u64,
 }
 
 impl Cluster {
@@ -116,17 +206,23 @@ impl Cluster {
             configs: initial.keys().map(|id| (*id, config_of(*id))).collect(),
             bootstrap,
             seed,
+            snapshot_threshold: 0,
+            digests: BTreeMap::new(),
+            snapshots_installed: 0,
+            snapshots_taken: 0,
         };
         for (id, state) in initial {
             let durable = DurableStorage {
                 hard_state: state.hard_state,
                 entries: state.entries,
+                snapshot: None,
             };
             let node = SimNode {
                 raw: None,
                 durable,
                 unsynced: VecDeque::new(),
                 boots: 0,
+                digest: (LogIndex(0), 0),
             };
             cluster.nodes.insert(id, node);
             cluster.restart(id);
@@ -239,6 +335,7 @@ impl Cluster {
             self.monitor.observe_appended(raw, &ready.entries)?;
             self.outbox.extend(ready.messages);
             node.unsynced.push_back(PendingWrite {
+                snapshot: ready.snapshot,
                 hard_state: ready.hard_state,
                 entries: ready.entries,
                 persisted_messages: ready.persisted_messages,
@@ -260,14 +357,26 @@ impl Cluster {
         };
         let writes: Vec<PendingWrite> = node.unsynced.drain(..).collect();
         for write in writes {
-            node.durable
-                .write(write.hard_state.as_ref(), &write.entries);
+            node.durable.write(
+                write.snapshot.as_ref(),
+                write.hard_state.as_ref(),
+                &write.entries,
+            );
             self.outbox.extend(write.persisted_messages);
+            if let Some(snapshot) = &write.snapshot {
+                self.snapshots_installed += 1;
+                node.digest = digest_of(snapshot);
+                check_digest(&mut self.digests, id, node.digest)?;
+            }
             if let Some(last) = write.entries.last() {
                 raw.on_persisted(last.index, last.term);
             }
             for entry in &write.committed_entries {
                 self.monitor.observe_applied(id, entry)?;
+                if entry.index == node.digest.0.next() {
+                    node.digest = (entry.index, fold_digest(node.digest.1, entry));
+                    check_digest(&mut self.digests, id, node.digest)?;
+                }
                 raw.on_applied(entry.index);
             }
             self.reads_served
@@ -275,8 +384,36 @@ impl Cluster {
             self.reads_aborted
                 .extend(write.aborted_reads.into_iter().map(|r| (id, r)));
         }
+        self.maybe_compact(id);
         self.drain_ready(id)?;
         self.check()
+    }
+
+    /// Takes a snapshot of `id`'s state machine and compacts its log when the threshold is reached.
+    fn maybe_compact(&mut self, id: NodeId) {
+        let threshold = self.snapshot_threshold;
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let Some(raw) = node.raw.as_mut() else {
+            return;
+        };
+        let (applied, digest) = node.digest;
+        if threshold == 0 || applied.0 < raw.snapshot_index().0 + threshold {
+            return;
+        }
+        let Some(meta) = raw.snapshot_meta_at(applied) else {
+            return;
+        };
+        let snapshot = Snapshot {
+            meta,
+            data: snapshot_data(applied, digest),
+        };
+        // The file is durable before the core and the WAL are told (as in the shell).
+        node.durable.compact(&snapshot);
+        raw.compact(snapshot)
+            .expect("a snapshot of the applied state fits");
+        self.snapshots_taken += 1;
     }
 
     /// Checks the safety properties over all running nodes.
@@ -303,6 +440,8 @@ impl Cluster {
             return;
         }
         node.boots += 1;
+        let snapshot = node.durable.snapshot.clone();
+        node.digest = snapshot.as_ref().map_or((LogIndex(0), 0), digest_of);
         let initial = InitialState {
             hard_state: node.durable.hard_state.clone(),
             entries: node.durable.entries.clone(),
@@ -315,7 +454,10 @@ impl Cluster {
             .get(&id)
             .cloned()
             .unwrap_or_else(|| Config::new(id));
-        node.raw = Some(RawNode::new(config, initial, seed).expect("durable state is consistent"));
+        node.raw = Some(
+            RawNode::new_with_snapshot(config, initial, snapshot, seed)
+                .expect("durable state is consistent"),
+        );
         self.monitor.forget_node(id);
     }
 
@@ -346,5 +488,21 @@ impl Cluster {
     /// Delivers everything until quiet.
     pub fn stabilize(&mut self) -> Result<(), Violation> {
         self.deliver_all(100, |_| true)
+    }
+}
+
+/// State Machine Safety for whole states: every node's digest at an index is the same.
+fn check_digest(
+    digests: &mut BTreeMap<LogIndex, u64>,
+    id: NodeId,
+    (index, digest): (LogIndex, u64),
+) -> Result<(), Violation> {
+    match digests.get(&index) {
+        Some(seen) if *seen != digest => Err(Violation::StateMachineSafety { node: id, index }),
+        Some(_) => Ok(()),
+        None => {
+            digests.insert(index, digest);
+            Ok(())
+        }
     }
 }

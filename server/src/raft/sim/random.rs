@@ -31,6 +31,10 @@ pub struct SimOptions {
     pub fsync_percent: u64,
     /// Bug switches for every node.
     pub bugs: BugSet,
+    /// Compact a node's log after this many applied entries (0: never).
+    pub snapshot_threshold: u64,
+    /// InstallSnapshot chunk size.
+    pub snapshot_chunk_bytes: usize,
 }
 
 impl SimOptions {
@@ -49,6 +53,8 @@ impl SimOptions {
             crash_per_mille: 8,
             fsync_percent: 60,
             bugs: BugSet::none(),
+            snapshot_threshold: 0,
+            snapshot_chunk_bytes: 8,
         }
     }
 
@@ -65,6 +71,8 @@ impl SimOptions {
         options.partition_per_mille = pick(&[0, 5, 15, 40]);
         options.crash_per_mille = pick(&[0, 8, 30, 60]);
         options.fsync_percent = pick(&[10, 30, 60, 95]);
+        options.snapshot_threshold = pick(&[0, 3, 10, 40]);
+        options.snapshot_chunk_bytes = pick(&[3, 7, 64]) as usize;
         options
     }
 }
@@ -80,6 +88,10 @@ pub struct RunStats {
     pub max_term: Term,
     /// Reads served.
     pub reads_served: usize,
+    /// Snapshots taken (compactions).
+    pub snapshots_taken: u64,
+    /// Snapshots installed through InstallSnapshot.
+    pub snapshots_installed: u64,
 }
 
 /// One randomized run; `Err` names the first violated property.
@@ -90,10 +102,12 @@ pub fn run_seed(seed: u64, options: &SimOptions) -> Result<RunStats, Violation> 
         options.nodes,
         |id| Config {
             bugs: bugs.clone(),
+            snapshot_chunk_bytes: options.snapshot_chunk_bytes,
             ..Config::new(id)
         },
         seed,
     );
+    cluster.snapshot_threshold = options.snapshot_threshold;
     let mut network = Network::default();
     let mut stats = RunStats::default();
     let ids: Vec<NodeId> = (1..=options.nodes).map(NodeId).collect();
@@ -159,6 +173,8 @@ pub fn run_seed(seed: u64, options: &SimOptions) -> Result<RunStats, Violation> 
             {
                 stats.committed = cluster.monitor.committed_count();
                 stats.reads_served = cluster.reads_served.len();
+                stats.snapshots_taken = cluster.snapshots_taken;
+                stats.snapshots_installed = cluster.snapshots_installed;
                 stats.max_term = ids
                     .iter()
                     .map(|id| cluster.term(*id))
@@ -283,6 +299,8 @@ mod tests {
                     totals.committed += stats.committed;
                     totals.crashes += stats.crashes;
                     totals.reads_served += stats.reads_served;
+                    totals.snapshots_taken += stats.snapshots_taken;
+                    totals.snapshots_installed += stats.snapshots_installed;
                     totals.max_term = totals.max_term.max(stats.max_term);
                 }
                 Err(violation) => panic!(
@@ -295,7 +313,11 @@ mod tests {
         assert!(totals.committed > 0, "no entry committed: {totals:?}");
         if std::env::var("SIM_SEED").is_err() {
             assert!(
-                totals.crashes > 0 && totals.reads_served > 0 && totals.max_term > Term(1),
+                totals.crashes > 0
+                    && totals.reads_served > 0
+                    && totals.max_term > Term(1)
+                    && totals.snapshots_taken > 0
+                    && totals.snapshots_installed > 0,
                 "{totals:?}"
             );
         }
