@@ -28,6 +28,8 @@ pub struct WorkerConfig {
     pub interval: Duration,
     /// Timeout of one operation (all retries included).
     pub operation_timeout: Duration,
+    /// Timeout of one attempt before the same request is retried.
+    pub attempt_timeout: Duration,
 }
 
 /// Client ids are unique for ever within a run: process p uses client id p + 1 (0 is never used).
@@ -35,7 +37,7 @@ fn client_for(config: &WorkerConfig, process: u64) -> Client {
     let options = ClientOptions {
         preferred_node: usize::try_from(config.worker).unwrap_or(0) % config.nodes.len().max(1),
         operation_timeout: config.operation_timeout,
-        attempt_timeout: config.operation_timeout.min(Duration::from_millis(1000)),
+        attempt_timeout: config.attempt_timeout.min(config.operation_timeout),
         start_each_operation_at_preferred_node: true,
         ..ClientOptions::default()
     };
@@ -115,6 +117,19 @@ pub async fn perform(client: &mut Client, op: &OpSpec) -> Completion {
     unit_completion(outcome, value, client.last_node().map(|n| n.0))
 }
 
+/// Tells the generator what a completed operation revealed about its key.
+fn learn(generator: &mut Generator, op: &OpSpec, completion: &Completion) {
+    if completion.outcome != OutcomeKind::Ok {
+        return;
+    }
+    match op {
+        OpSpec::Read { key } => generator.observe(key, completion.value.as_i64()),
+        OpSpec::Write { key, value } => generator.observe(key, Some(*value)),
+        OpSpec::Cas { key, new, .. } => generator.observe(key, Some(*new)),
+        OpSpec::Delete { key } => generator.observe(key, None),
+    }
+}
+
 /// The history's function name and invocation value for an operation.
 pub fn invocation(op: &OpSpec) -> (Function, Value) {
     match op {
@@ -144,7 +159,15 @@ pub async fn run_worker(
         }
         next_start += config.interval;
         let op = generator.next_op();
-        process = run_one(&config, &mut client, process, &op, &recorder).await?;
+        process = run_one(
+            &config,
+            &mut client,
+            process,
+            &op,
+            &recorder,
+            Some(&mut generator),
+        )
+        .await?;
     }
     Ok(process)
 }
@@ -156,11 +179,15 @@ pub async fn run_one(
     process: u64,
     op: &OpSpec,
     recorder: &Recorder,
+    generator: Option<&mut Generator>,
 ) -> std::io::Result<u64> {
     let key = Some(op.key());
     let (f, invoke_value) = invocation(op);
     let invoke_ns = recorder.invoke(process, f.clone(), key, invoke_value)?;
     let completion = perform(client, op).await;
+    if let Some(generator) = generator {
+        learn(generator, op, &completion);
+    }
     let indeterminate = completion.outcome == OutcomeKind::Info;
     recorder.complete(process, f, key, invoke_ns, completion)?;
     if indeterminate {

@@ -7,6 +7,7 @@ use crate::run::results::RunResults;
 use checker::history::History;
 use checker::render::{self, escape, Page};
 use checker::{CheckResult, Verdict};
+use std::path::Path;
 
 /// The report page of a finished run.
 pub fn html(
@@ -14,6 +15,7 @@ pub fn html(
     results: &RunResults,
     history: &History,
     result: &CheckResult,
+    run_dir: &Path,
 ) -> String {
     let title = format!(
         "harness test {}: {}",
@@ -21,7 +23,7 @@ pub fn html(
         verdict_word(results.verdict)
     );
     let mut page = Page::new(&title);
-    page.section("run", "Run", &run_summary(config, results));
+    page.section("run", "Run", &run_summary(config, results, run_dir));
     let points = render::latency_points(history);
     let faults = render::fault_intervals(history);
     page.section(
@@ -50,7 +52,8 @@ fn verdict_word(verdict: Verdict) -> &'static str {
     }
 }
 
-fn run_summary(config: &TestConfig, results: &RunResults) -> String {
+fn run_summary(config: &TestConfig, results: &RunResults, run_dir: &Path) -> String {
+    let test_json = run_dir.join(crate::store::files::TEST);
     let bugs: Vec<String> = config.bugs.iter().map(|b| b.to_string()).collect();
     let nemesis: Vec<String> = config.nemesis.iter().map(|f| f.to_string()).collect();
     let c = &results.counts;
@@ -58,7 +61,7 @@ fn run_summary(config: &TestConfig, results: &RunResults) -> String {
         "<table>\
          <tr><th>verdict</th><td class=\"verdict-{verdict:?}\"><b>{word}</b></td></tr>\
          <tr><th>seed</th><td>{seed}</td></tr>\
-         <tr><th>replay</th><td><code>cargo run --release -p harness -- test --replay test.json</code> (in this folder)</td></tr>\
+         <tr><th>replay</th><td><code>cargo run --release -p harness -- test --replay {test_json}</code></td></tr>\
          <tr><th>nodes</th><td>{nodes}</td></tr>\
          <tr><th>workload</th><td>{workload} ({keys} keys), {conc} clients, {rate} ops/s, {secs} s</td></tr>\
          <tr><th>nemesis</th><td>{nemesis} every ~{interval} s</td></tr>\
@@ -69,6 +72,7 @@ fn run_summary(config: &TestConfig, results: &RunResults) -> String {
         verdict = results.verdict,
         word = verdict_word(results.verdict),
         seed = results.seed,
+        test_json = escape(&test_json.display().to_string()),
         nodes = config.nodes,
         workload = config.workload.kind,
         keys = config.workload.key_count(),

@@ -4,8 +4,11 @@
 //! - `register`: one key, reads, writes and compare-and-sets of small integers (Jepsen's cas-register);
 //! - `kv`: `keys` keys, reads, writes, compare-and-sets and deletes, checked per key.
 //!
-//! Values are small integers so that compare-and-set often succeeds; they are stored on the server as
-//! their decimal text and recorded in the history as JSON integers.
+//! Every value a client writes (write, or the new value of a cas) is unique in the run, so a write that is
+//! applied twice (a retry the server failed to deduplicate) or a read of a value nobody wrote cannot hide
+//! behind another write of the same value. A compare-and-set expects the value this client last saw for
+//! the key (or a value from a small range when it saw none), so that many of them succeed. Values are
+//! stored on the server as their decimal text and recorded in the history as JSON integers.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -13,8 +16,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The largest value a write or cas writes (values are 0..=VALUE_MAX).
+/// The largest value a cas expects when its client has not seen the key yet (0..=VALUE_MAX).
 pub const VALUE_MAX: i64 = 4;
+/// Unique values are `(worker + 1) * VALUES_PER_WORKER + n`.
+pub const VALUES_PER_WORKER: i64 = 1_000_000_000;
 
 /// Which workload to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +133,9 @@ impl OpSpec {
 pub struct Generator {
     rng: ChaCha8Rng,
     config: WorkloadConfig,
+    worker: u64,
+    written: i64,
+    last_seen: std::collections::BTreeMap<String, i64>,
 }
 
 impl Generator {
@@ -135,28 +143,50 @@ impl Generator {
     pub fn new(config: WorkloadConfig, seed: u64, worker: u64) -> Generator {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(worker.wrapping_add(1));
-        Generator { rng, config }
+        Generator {
+            rng,
+            config,
+            worker,
+            written: 0,
+            last_seen: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// A value no other write of the run uses.
+    fn unique_value(&mut self) -> i64 {
+        self.written += 1;
+        (self.worker as i64 + 1) * VALUES_PER_WORKER + self.written
+    }
+
+    /// Tells the generator what this client learnt about `key` (a read, or its own write); a cas then
+    /// expects that value.
+    pub fn observe(&mut self, key: &str, value: Option<i64>) {
+        match value {
+            Some(v) => self.last_seen.insert(key.to_string(), v),
+            None => self.last_seen.remove(key),
+        };
     }
 
     /// The next operation: 40% reads, 30% writes, 25% (register: 30%) cas, 5% deletes (kv only).
     pub fn next_op(&mut self) -> OpSpec {
         let key = self.rng.gen_range(0..self.config.key_count()).to_string();
         let roll = self.rng.gen_range(0..100);
-        let value = self.rng.gen_range(0..=VALUE_MAX);
+        let guess = self.rng.gen_range(0..=VALUE_MAX);
         match roll {
             0..=39 => OpSpec::Read { key },
-            40..=69 => OpSpec::Write { key, value },
-            70..=94 => OpSpec::Cas {
+            40..=69 => OpSpec::Write {
                 key,
-                expected: self.rng.gen_range(0..=VALUE_MAX),
-                new: value,
+                value: self.unique_value(),
             },
-            _ if self.config.kind == WorkloadKind::Kv => OpSpec::Delete { key },
-            _ => OpSpec::Cas {
-                key,
-                expected: self.rng.gen_range(0..=VALUE_MAX),
-                new: value,
-            },
+            95.. if self.config.kind == WorkloadKind::Kv => OpSpec::Delete { key },
+            _ => {
+                let expected = self.last_seen.get(&key).copied().unwrap_or(guess);
+                OpSpec::Cas {
+                    key,
+                    expected,
+                    new: self.unique_value(),
+                }
+            }
         }
     }
 }
@@ -201,6 +231,31 @@ mod tests {
         let ops: Vec<OpSpec> = (0..2000).map(|_| g.next_op()).collect();
         assert!(ops.iter().all(|op| op.key() == "0"));
         assert!(!ops.iter().any(|op| matches!(op, OpSpec::Delete { .. })));
+    }
+
+    #[test]
+    fn written_values_are_unique_and_cas_expects_what_was_seen() {
+        let mut a = Generator::new(kv(1), 9, 0);
+        let mut b = Generator::new(kv(1), 9, 1);
+        a.observe("0", Some(77));
+        let mut written = std::collections::BTreeSet::new();
+        let mut cas_expected_seen = false;
+        for _ in 0..500 {
+            for op in [a.next_op(), b.next_op()] {
+                match op {
+                    OpSpec::Write { value, .. } => assert!(written.insert(value), "{value} twice"),
+                    OpSpec::Cas { expected, new, .. } => {
+                        assert!(written.insert(new), "{new} twice");
+                        cas_expected_seen |= expected == 77;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        assert!(
+            cas_expected_seen,
+            "a cas must expect the value its client saw"
+        );
     }
 
     #[test]

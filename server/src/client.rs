@@ -18,7 +18,7 @@
 use crate::kv::Response;
 use crate::node::service::{KvNodeClient, NodeStatus, Reply, RequestError};
 use crate::node::wire;
-use crate::raft::NodeId;
+use crate::raft::{LogIndex, NodeId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::future::Future;
@@ -118,6 +118,8 @@ struct NodeSlot {
 /// What one attempt concluded and where to go next.
 enum Attempt<T> {
     Done(T),
+    /// A certain failure that no other node or later attempt would change.
+    Rejected(String),
     Retry {
         reason: String,
         may_have_happened: bool,
@@ -244,6 +246,12 @@ impl Client {
             .await
     }
 
+    /// Asks the first reachable node to take a snapshot now; returns the index its snapshot covers.
+    pub async fn snapshot(&mut self) -> Outcome<LogIndex> {
+        self.run(|conn, ctx| async move { conn.snapshot(ctx).await })
+            .await
+    }
+
     /// Re-sends the write with request number `seq` as a `put` (for tests of the exactly-once guarantee:
     /// a real client never needs it, since it retries by itself).
     pub async fn put_with_seq(&mut self, seq: u64, key: &[u8], value: &[u8]) -> Outcome<()> {
@@ -293,6 +301,8 @@ impl Client {
             let timeout = self.options.attempt_timeout.min(deadline - now);
             match self.attempt(&call, timeout).await {
                 Attempt::Done(value) => return Outcome::Ok(value),
+                Attempt::Rejected(reason) if !may_have_happened => return Outcome::Fail(reason),
+                Attempt::Rejected(reason) => return Outcome::Indeterminate(reason),
                 Attempt::Retry {
                     reason,
                     may_have_happened: maybe,
@@ -413,6 +423,9 @@ impl Client {
 
 /// Classifies a node's refusal.
 fn refused<T>(err: RequestError) -> Attempt<T> {
+    if let RequestError::Rejected(reason) = err {
+        return Attempt::Rejected(reason);
+    }
     let may_have_happened = err.may_have_happened();
     let next = match &err {
         RequestError::NotLeader { leader_hint } => Next::Leader(leader_hint.clone()),

@@ -75,6 +75,12 @@ struct ServerArgs {
     /// Seed of the node's randomness (default: the node id).
     #[arg(long)]
     seed: Option<u64>,
+    /// Take a snapshot and compact the log after this many applied entries (0: only on request).
+    #[arg(long, default_value_t = raftkv::node::SNAPSHOT_THRESHOLD_DEFAULT)]
+    snapshot_threshold: u64,
+    /// Size of one InstallSnapshot chunk sent to a lagging follower.
+    #[arg(long, default_value_t = raftkv::raft::config::SNAPSHOT_CHUNK_BYTES_DEFAULT)]
+    snapshot_chunk_bytes: usize,
 }
 
 /// Flags of the client.
@@ -125,6 +131,8 @@ enum ClientOp {
     },
     /// Print the first reachable node's role, term, commit index and leader.
     Status,
+    /// Make the first reachable node take a snapshot now and compact its log; prints the index.
+    Snapshot,
 }
 
 fn parse_peer(text: &str) -> Result<(u64, SocketAddr), String> {
@@ -196,6 +204,11 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
     config.bugs = args.bugs.into_iter().collect::<BugSet>();
     config.unsafe_lose_unsynced_writes = args.unsafe_lose_unsynced_writes;
     config.seed = args.seed.unwrap_or(id);
+    config.snapshot_threshold = args.snapshot_threshold;
+    if args.snapshot_chunk_bytes == 0 {
+        bail!("--snapshot-chunk-bytes must be > 0");
+    }
+    config.snapshot_chunk_bytes = args.snapshot_chunk_bytes;
 
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -302,6 +315,11 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
                 println!("last index: {}", status.last_index);
                 println!("leader: {leader}");
                 println!("members: {}", members.join(","));
+                println!("snapshot index: {}", status.snapshot_index);
+            }
+            ClientOp::Snapshot => {
+                let index = settle(client.snapshot().await)?;
+                println!("snapshot index: {index}");
             }
         }
         Ok(ExitCode::SUCCESS)

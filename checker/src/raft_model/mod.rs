@@ -26,6 +26,7 @@
 pub mod actor;
 pub mod history;
 pub mod properties;
+pub mod render;
 pub mod runner;
 pub mod spec;
 pub mod symmetry;
@@ -121,6 +122,10 @@ pub struct ModelConfig {
     pub network: NetworkKind,
     /// Pre-vote and check-quorum (on together, as in production); off gives classic Raft.
     pub pre_vote: bool,
+    /// Entries per AppendEntries (the core's `max_entries_per_append`); None keeps the core's default.
+    /// 1 makes a leader probe old entries one by one, the only way the Figure 8 bug (`commit-old-term`)
+    /// can bite in a core that appends a no-op on election and batches appends.
+    pub entries_per_append: Option<usize>,
     /// Bug switches.
     pub bugs: BugSet,
 }
@@ -136,6 +141,7 @@ impl Default for ModelConfig {
             crashes: 1,
             network: NetworkKind::Unordered,
             pre_vote: true,
+            entries_per_append: None,
             bugs: BugSet::none(),
         }
     }
@@ -185,6 +191,9 @@ impl ModelConfig {
         config.pre_vote = self.pre_vote;
         config.check_quorum = self.pre_vote;
         config.bugs = self.bugs.clone();
+        if let Some(max) = self.entries_per_append {
+            config.max_entries_per_append = max.max(1);
+        }
         config
     }
 

@@ -8,11 +8,14 @@
 use crate::raft_model::properties::ALWAYS;
 use crate::raft_model::symmetry;
 use crate::raft_model::{ModelConfig, ModelConfigError, RaftModel, RaftModelState};
-use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
+use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, UniformChooser};
 use std::time::{Duration, Instant};
 
 /// How often the progress callback runs.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Random walks are cut at this depth.
+pub const SIMULATION_DEPTH_MAX: usize = 200;
 
 /// The search strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +24,12 @@ pub enum Strategy {
     Bfs,
     /// Depth-first, with symmetry reduction over server ids when enabled.
     Dfs,
+    /// Random walks from `seed` within the boundary (stateright's simulation checker): never
+    /// exhaustive, but reaches deep counterexamples (e.g. Figure 8) that BFS cannot reach in time.
+    Simulation {
+        /// The root seed; the same seed replays the same walks.
+        seed: u64,
+    },
 }
 
 /// How to run the search.
@@ -170,6 +179,11 @@ pub fn run_check(
             Box::new(builder.symmetry_fn(symmetry::representative).spawn_dfs())
         }
         Strategy::Dfs => Box::new(builder.spawn_dfs()),
+        Strategy::Simulation { seed } => Box::new(
+            builder
+                .target_max_depth(SIMULATION_DEPTH_MAX)
+                .spawn_simulation(seed, UniformChooser),
+        ),
     };
     let mut checker = checker;
     let handles = checker.handles();
@@ -204,7 +218,8 @@ pub fn run_check(
         .is_some_and(|max| states_generated >= max);
     let discoveries = checker.discoveries();
     let violation_found = ALWAYS.iter().any(|name| discoveries.contains_key(name));
-    let exhausted = !timed_out && !capped && !violation_found;
+    let simulated = matches!(options.strategy, Strategy::Simulation { .. });
+    let exhausted = !timed_out && !capped && !violation_found && !simulated;
     let properties = checker
         .model()
         .properties()

@@ -2,4 +2,5 @@
 
 pub mod bench_check;
 pub mod check;
+pub mod model;
 pub mod test;

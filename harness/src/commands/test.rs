@@ -70,6 +70,9 @@ pub struct TestArgs {
     /// Timeout of one client operation (retries included), in milliseconds.
     #[arg(long, default_value_t = 2000)]
     pub operation_timeout_ms: u64,
+    /// Timeout of one attempt before the client retries the same request, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub attempt_timeout_ms: u64,
     /// Time limit of the linearizability check, in seconds.
     #[arg(long, default_value_t = 120.0)]
     pub check_time_limit: f64,
@@ -140,6 +143,7 @@ impl TestArgs {
             nemesis_interval_secs: self.nemesis_interval,
             bugs,
             operation_timeout_ms: self.operation_timeout_ms,
+            attempt_timeout_ms: self.attempt_timeout_ms,
             check_time_limit_secs: self.check_time_limit,
             election_timeout_ms: (self.election_timeout_ms_min, self.election_timeout_ms_max),
             heartbeat_ms: self.heartbeat_ms,

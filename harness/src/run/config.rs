@@ -42,6 +42,10 @@ pub struct TestConfig {
     pub bugs: Vec<Bug>,
     /// Timeout of one client operation, all retries included, in milliseconds.
     pub operation_timeout_ms: u64,
+    /// Timeout of one attempt (one RPC) before the client retries the same request, in milliseconds.
+    /// Short timeouts under network delay make retries of writes that did commit: what client sessions
+    /// must deduplicate.
+    pub attempt_timeout_ms: u64,
     /// Time limit of the linearizability check, in seconds.
     pub check_time_limit_secs: f64,
     /// Raft election timeout range of the nodes, in milliseconds.
@@ -81,6 +85,12 @@ impl TestConfig {
             return Err(format!(
                 "--time-limit {} leaves no time for faults after --warmup {} and --recovery {}",
                 self.time_limit_secs, self.warmup_secs, self.recovery_secs
+            ));
+        }
+        if self.attempt_timeout_ms == 0 || self.attempt_timeout_ms > self.operation_timeout_ms {
+            return Err(format!(
+                "--attempt-timeout-ms {} must be positive and at most --operation-timeout-ms {}",
+                self.attempt_timeout_ms, self.operation_timeout_ms
             ));
         }
         if self.workload.keys == 0 {

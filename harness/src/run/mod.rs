@@ -153,6 +153,7 @@ async fn drive(
             nodes: addrs.clone(),
             interval,
             operation_timeout: Duration::from_millis(config.operation_timeout_ms),
+            attempt_timeout: Duration::from_millis(config.attempt_timeout_ms),
         };
         let generator = Generator::new(config.workload.clone(), config.seed, worker);
         workers.push(tokio::spawn(clients::run_worker(

@@ -99,7 +99,7 @@ pub fn check_and_write(
     };
     store::write_json(run_dir, files::RESULTS, &results)
         .map_err(io_error("cannot write results.json"))?;
-    let html = report::html(config, &results, &history, &result);
+    let html = report::html(config, &results, &history, &result, run_dir);
     std::fs::write(run_dir.join(files::REPORT), html)
         .map_err(io_error("cannot write report.html"))?;
     Ok(results)

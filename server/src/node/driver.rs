@@ -12,6 +12,14 @@
 //! 5. **Serve reads**: record `read_states`, answer `aborted_reads`, and serve every read whose index is
 //!    now applied.
 //!
+//! Snapshots: after applying, once `threshold` entries were applied since the last snapshot (or when a
+//! client asks), the state machine is cloned and written to a snapshot file on a blocking thread; when
+//! the file is durable the core compacts its log and the WAL compaction is queued. A snapshot installed
+//! from the leader (`Ready::snapshot`) is written before anything else of its `Ready` (on this task: it is
+//! rare and the follower has nothing else useful to do), the WAL compaction is queued ahead of the
+//! `Ready`'s entries, the state machine is replaced, and the persisted messages (the "done" answer) wait
+//! for both.
+//!
 //! Bug switches here: `ack-before-fsync` does step 3 right away (and the WAL skips fsync); `stale-read`
 //! serves reads from local state on any node, without ReadIndex.
 
@@ -22,7 +30,12 @@ use super::service::{NodeStatus, RequestError};
 use super::NodeError;
 use crate::bugs::{Bug, BugSet};
 use crate::kv::{ApplyOutcome, KvStateMachine, LoggedCommand};
-use crate::raft::{Entry, LogIndex, Message, NodeId, ProposeError, RawNode, Ready, Term};
+use super::snapshots;
+use crate::raft::{
+    Entry, LogIndex, Message, NodeId, ProposeError, RawNode, Ready, Snapshot, Term,
+};
+use crate::storage::snapshot_file;
+use std::path::PathBuf;
 use crate::storage::{GroupCommitter, Persisted, StorageError, WriteBatch};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -36,8 +49,23 @@ pub const EVENTS_PER_TURN_MAX: usize = 256;
 /// `Ready` batches handled in one go before going back to events.
 const READY_PER_TURN_MAX: usize = 16;
 
+/// How the driver takes snapshots.
+#[derive(Clone, Debug)]
+pub struct SnapshotSettings {
+    /// Where snapshot files go (the data dir).
+    pub data_dir: PathBuf,
+    /// Snapshot after this many applied entries since the last one (0: only on request).
+    pub threshold: u64,
+    /// TESTING ONLY (`ack-before-fsync`): do not fsync snapshot files.
+    pub skip_fsync: bool,
+}
+
+/// A client waiting for a requested snapshot: answered with the snapshot index.
+pub type SnapshotWaiter = oneshot::Sender<Result<LogIndex, RequestError>>;
+
 /// A persist batch on its way to disk, with what must wait for it.
 pub struct PersistJob {
+    compacted: Option<oneshot::Receiver<Result<(), StorageError>>>,
     done: Option<oneshot::Receiver<Result<Persisted, StorageError>>>,
     last: Option<(LogIndex, Term)>,
     messages: Vec<Message>,
@@ -54,6 +82,10 @@ pub struct PersistDone {
 /// persisted messages never overtake an earlier, slower write.
 pub async fn persist_waiter(mut jobs: mpsc::Receiver<PersistJob>, done: mpsc::Sender<PersistDone>) {
     while let Some(job) = jobs.recv().await {
+        let compacted = match job.compacted {
+            None => Ok(()),
+            Some(receiver) => receiver.await.unwrap_or(Err(StorageError::Stopped)),
+        };
         let result = match job.done {
             None => Ok(()),
             Some(receiver) => match receiver.await {
@@ -65,7 +97,7 @@ pub async fn persist_waiter(mut jobs: mpsc::Receiver<PersistJob>, done: mpsc::Se
         let report = PersistDone {
             last: job.last,
             messages: job.messages,
-            result,
+            result: compacted.and(result),
         };
         if done.send(report).await.is_err() {
             return;
@@ -85,21 +117,30 @@ pub struct Driver {
     persist_jobs: mpsc::Sender<PersistJob>,
     persists_inflight: usize,
     bugs: BugSet,
+    snapshots: SnapshotSettings,
+    /// A snapshot is being written on a blocking thread.
+    snapshot_in_progress: bool,
+    snapshot_waiters: Vec<SnapshotWaiter>,
+    snapshot_done_sender: mpsc::Sender<Result<Snapshot, NodeError>>,
+    snapshot_done: Option<mpsc::Receiver<Result<Snapshot, NodeError>>>,
 }
 
 impl Driver {
     /// Assembles a driver; `persist_jobs` feeds a [`persist_waiter`].
     pub fn new(
         raw: RawNode,
+        state: KvStateMachine,
         peers: Peers,
         storage: GroupCommitter,
         persist_jobs: mpsc::Sender<PersistJob>,
+        snapshots: SnapshotSettings,
         bugs: BugSet,
     ) -> Driver {
+        let (snapshot_done_sender, snapshot_done) = mpsc::channel(1);
         Driver {
             id: raw.status().id,
             raw,
-            state: KvStateMachine::new(bugs.has(Bug::NoDedup)),
+            state,
             writes: PendingWrites::default(),
             reads: PendingReads::default(),
             peers,
@@ -107,6 +148,11 @@ impl Driver {
             persist_jobs,
             persists_inflight: 0,
             bugs,
+            snapshots,
+            snapshot_in_progress: false,
+            snapshot_waiters: Vec::new(),
+            snapshot_done_sender,
+            snapshot_done: Some(snapshot_done),
         }
     }
 
@@ -118,6 +164,12 @@ impl Driver {
         tick_interval: Duration,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> (GroupCommitter, Result<(), NodeError>) {
+        let Some(mut snapshot_done) = self.snapshot_done.take() else {
+            return (
+                self.storage,
+                Err(NodeError::Internal("driver started twice".into())),
+            );
+        };
         let mut ticker = tokio::time::interval(tick_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
@@ -129,6 +181,7 @@ impl Driver {
                         break Err(err);
                     }
                 }
+                Some(taken) = snapshot_done.recv() => self.on_snapshot_taken(taken),
                 _ = ticker.tick() => self.raw.tick(),
                 event = events.recv() => {
                     let Some(event) = event else { break Ok(()) };
@@ -188,7 +241,101 @@ impl Driver {
             Event::Status { reply } => {
                 let _ = reply.send(self.status());
             }
+            Event::Snapshot { reply } => {
+                self.snapshot_waiters.push(reply);
+                self.maybe_start_snapshot(true);
+            }
         }
+    }
+
+    /// Starts writing a snapshot of the applied state if the threshold is reached (or `requested`)
+    /// and none is being written.
+    fn maybe_start_snapshot(&mut self, requested: bool) {
+        if self.snapshot_in_progress {
+            return;
+        }
+        let applied = self.state.applied_index();
+        let snapshot_index = self.raw.snapshot_index();
+        let due = self.snapshots.threshold > 0
+            && applied.0 >= snapshot_index.0 + self.snapshots.threshold;
+        if !due && !requested {
+            return;
+        }
+        let Some(meta) = self.raw.snapshot_meta_at(applied) else {
+            // Nothing applied since the last snapshot: that one answers the request.
+            for waiter in self.snapshot_waiters.drain(..) {
+                let _ = waiter.send(Ok(snapshot_index));
+            }
+            return;
+        };
+        self.snapshot_in_progress = true;
+        // The only work on this task: a copy of the state in memory.
+        let state = self.state.clone();
+        let dir = self.snapshots.data_dir.clone();
+        let skip_fsync = self.snapshots.skip_fsync;
+        let done = self.snapshot_done_sender.clone();
+        tokio::spawn(async move {
+            let written = tokio::task::spawn_blocking(move || {
+                snapshots::write_taken(&dir, meta, &state, skip_fsync)
+            })
+            .await
+            .unwrap_or_else(|e| Err(NodeError::Internal(format!("snapshot task failed: {e}"))));
+            let _ = done.send(written).await;
+        });
+    }
+
+    /// A snapshot file is durable: compact the core's log, then the WAL.
+    fn on_snapshot_taken(&mut self, taken: Result<Snapshot, NodeError>) {
+        self.snapshot_in_progress = false;
+        let answer = match taken {
+            Ok(snapshot) => {
+                let meta = snapshot.meta.clone();
+                match self.raw.compact(snapshot) {
+                    Ok(()) => {
+                        tracing::info!(index = %meta.last_included_index, "snapshot taken; log compacted");
+                        match self.storage.submit_compact(meta.clone()) {
+                            Ok(receiver) => {
+                                tokio::spawn(async move {
+                                    if let Ok(Err(err)) = receiver.await {
+                                        tracing::error!(%err, "WAL compaction failed");
+                                    }
+                                });
+                                Ok(meta.last_included_index)
+                            }
+                            Err(err) => Err(RequestError::Internal(err.to_string())),
+                        }
+                    }
+                    // A newer snapshot was installed meanwhile: this one is obsolete.
+                    Err(err) => {
+                        tracing::info!(%err, "snapshot obsolete; not compacting");
+                        Ok(self.raw.snapshot_index())
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::error!(%err, "taking a snapshot failed");
+                Err(RequestError::Internal(err.to_string()))
+            }
+        };
+        for waiter in self.snapshot_waiters.drain(..) {
+            let _ = waiter.send(answer.clone());
+        }
+    }
+
+    /// Persists a snapshot installed from the leader and restores the state machine from it. Returns
+    /// the WAL compaction the `Ready`'s persisted messages must wait for.
+    fn install_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+    ) -> Result<oneshot::Receiver<Result<(), StorageError>>, NodeError> {
+        let index = snapshot.meta.last_included_index;
+        snapshot_file::write_snapshot(&self.snapshots.data_dir, snapshot, self.snapshots.skip_fsync)?;
+        let compacted = self.storage.submit_compact(snapshot.meta.clone())?;
+        self.state =
+            KvStateMachine::from_snapshot_bytes(&snapshot.data, self.bugs.has(Bug::NoDedup))
+                .map_err(|e| NodeError::Snapshot(format!("snapshot {index} does not decode: {e}")))?;
+        tracing::info!(%index, "installed a snapshot from the leader");
+        Ok(compacted)
     }
 
     fn start_read(
@@ -240,6 +387,7 @@ impl Driver {
             last_index: status.last_index,
             leader: status.leader,
             members: status.cluster.voters.iter().copied().collect(),
+            snapshot_index: self.raw.snapshot_index(),
         }
     }
 
@@ -266,14 +414,11 @@ impl Driver {
             read_states,
             aborted_reads,
         } = ready;
-        if let Some(snapshot) = snapshot {
-            // Snapshot installation is not wired to storage yet; restore the state machine so that at
-            // least this process's replica is right.
-            tracing::warn!(index = %snapshot.meta.last_included_index, "installing a snapshot in memory only");
-            self.state =
-                KvStateMachine::from_snapshot_bytes(&snapshot.data, self.bugs.has(Bug::NoDedup))
-                    .map_err(|e| NodeError::Snapshot(e.to_string()))?;
-        }
+        // 0. A snapshot from the leader comes before the entries that follow it.
+        let compacted = match &snapshot {
+            Some(snapshot) => Some(self.install_snapshot(snapshot)?),
+            None => None,
+        };
         // 1. Persist.
         let last = entries.last().map(|e| (e.index, e.term));
         let done = if hard_state.is_some() || !entries.is_empty() {
@@ -292,8 +437,9 @@ impl Driver {
         if self.bugs.has(Bug::AckBeforeFsync) {
             // BUG (opt-in): promise durability now; the WAL skips fsync too.
             self.after_persist(last, persisted_messages);
-        } else if done.is_some() || !persisted_messages.is_empty() {
+        } else if done.is_some() || compacted.is_some() || !persisted_messages.is_empty() {
             let job = PersistJob {
+                compacted,
                 done,
                 last,
                 messages: persisted_messages,
@@ -360,6 +506,7 @@ impl Driver {
             }
         }
         self.raw.on_applied(last.index);
+        self.maybe_start_snapshot(false);
         let first_index = first.index;
         self.writes.sweep_applied(last.index, |index| {
             let offset = index.0.checked_sub(first_index.0)?;

@@ -11,7 +11,7 @@
 use super::service::{KvNode, NodeStatus, Reply, RequestError};
 use super::wire;
 use crate::kv::{Command, LoggedCommand, Response};
-use crate::raft::{Message, NodeId};
+use crate::raft::{LogIndex, Message, NodeId};
 use futures::StreamExt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,6 +57,11 @@ pub enum Event {
     Status {
         /// Where the answer goes.
         reply: oneshot::Sender<NodeStatus>,
+    },
+    /// Take a snapshot now.
+    Snapshot {
+        /// Where the answer goes.
+        reply: super::driver::SnapshotWaiter,
     },
 }
 
@@ -193,6 +198,30 @@ impl KvNode for Handler {
             Ok(Ok(status)) => Ok(status),
             Ok(Err(_)) => Err(RequestError::ShuttingDown),
             Err(_) => Err(RequestError::Timeout { proposed: false }),
+        };
+        self.reply(result)
+    }
+
+    async fn snapshot(self, ctx: Context) -> Reply<LogIndex> {
+        self.ask(&ctx, |reply| Event::Snapshot { reply }).await
+    }
+}
+
+impl Handler {
+    /// Sends `make(reply)` to the core task and waits for its answer until the request's deadline.
+    async fn ask<T>(
+        &self,
+        ctx: &Context,
+        make: impl FnOnce(oneshot::Sender<Result<T, RequestError>>) -> Event,
+    ) -> Reply<T> {
+        let (reply, answer) = oneshot::channel();
+        if self.events.try_send(make(reply)).is_err() {
+            return self.reply(Err(RequestError::Busy));
+        }
+        let result = match tokio::time::timeout(time_left(ctx), answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(RequestError::ShuttingDown),
+            Err(_) => Err(RequestError::Timeout { proposed: true }),
         };
         self.reply(result)
     }

@@ -16,6 +16,7 @@ pub mod handler;
 pub mod peers;
 pub mod pending;
 pub mod service;
+pub mod snapshots;
 pub mod wire;
 
 use crate::bugs::{Bug, BugSet};
@@ -53,7 +54,15 @@ pub struct NodeConfig {
     pub unsafe_lose_unsynced_writes: bool,
     /// Seed of the core's randomness (election timeouts).
     pub seed: u64,
+    /// Take a snapshot (and compact the log) once this many entries were applied since the last one;
+    /// 0 never does (snapshots are then taken only on request).
+    pub snapshot_threshold: u64,
+    /// Size of one InstallSnapshot chunk.
+    pub snapshot_chunk_bytes: usize,
 }
+
+/// Default of [`NodeConfig::snapshot_threshold`].
+pub const SNAPSHOT_THRESHOLD_DEFAULT: u64 = 10_000;
 
 impl NodeConfig {
     /// A configuration with the default timing (10 ms ticks, elections after 150–300 ms, heartbeats every
@@ -71,6 +80,8 @@ impl NodeConfig {
             bugs: BugSet::none(),
             unsafe_lose_unsynced_writes: false,
             seed: id.0,
+            snapshot_threshold: SNAPSHOT_THRESHOLD_DEFAULT,
+            snapshot_chunk_bytes: core.snapshot_chunk_bytes,
         }
     }
 
@@ -80,6 +91,7 @@ impl NodeConfig {
         core.election_timeout_ticks_max = self.election_timeout_ticks_max;
         core.heartbeat_interval_ticks = self.heartbeat_interval_ticks;
         core.bugs = self.bugs.clone();
+        core.snapshot_chunk_bytes = self.snapshot_chunk_bytes;
         core
     }
 }
@@ -113,12 +125,22 @@ pub async fn run(
         ..WalOptions::default()
     };
     let data_dir = config.data_dir.clone();
-    let (wal, mut initial) = tokio::task::spawn_blocking(move || Wal::open(&data_dir, wal_options))
-        .await
-        .map_err(|e| NodeError::Internal(format!("WAL open task failed: {e}")))??;
+    let no_dedup = config.bugs.has(Bug::NoDedup);
+    let (wal, recovered) = tokio::task::spawn_blocking(move || {
+        let (mut wal, initial) = Wal::open(&data_dir, wal_options)?;
+        let recovered = snapshots::recover(&data_dir, &mut wal, initial, no_dedup)?;
+        Ok::<_, NodeError>((wal, recovered))
+    })
+    .await
+    .map_err(|e| NodeError::Internal(format!("WAL open task failed: {e}")))??;
+    let snapshots::Recovered {
+        mut initial,
+        snapshot,
+        state,
+    } = recovered;
     initial.bootstrap_config =
         ClusterConfig::with_voters(std::iter::once(config.id).chain(config.peers.keys().copied()));
-    let raw = RawNode::new(config.core_config(), initial, config.seed)?;
+    let raw = RawNode::new_with_snapshot(config.core_config(), initial, snapshot, config.seed)?;
     let storage = GroupCommitter::spawn(wal)?;
 
     let mut tasks = JoinSet::new();
@@ -136,7 +158,19 @@ pub async fn run(
     }));
     tracing::info!(id = %config.id, peers = ?config.peers, "node started");
 
-    let driver = driver::Driver::new(raw, peers, storage, job_sender, config.bugs.clone());
+    let driver = driver::Driver::new(
+        raw,
+        state,
+        peers,
+        storage,
+        job_sender,
+        driver::SnapshotSettings {
+            data_dir: config.data_dir.clone(),
+            threshold: config.snapshot_threshold,
+            skip_fsync: config.bugs.has(Bug::AckBeforeFsync),
+        },
+        config.bugs.clone(),
+    );
     let driver = tokio::spawn(driver.run(
         event_receiver,
         done_receiver,

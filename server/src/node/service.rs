@@ -36,6 +36,9 @@ pub trait KvNode {
     async fn delete(client_id: u64, seq: u64, key: Vec<u8>) -> Reply<Response>;
     /// The node's view of the cluster (answered by any node, leader or not).
     async fn status() -> Reply<NodeStatus>;
+    /// Takes a snapshot of this node's state machine now and compacts its log (any node); answers with
+    /// the index the node's snapshot covers.
+    async fn snapshot() -> Reply<LogIndex>;
 }
 
 /// A client-facing answer: which node answered, and the result.
@@ -82,6 +85,10 @@ pub enum RequestError {
     /// The request could not be handled (e.g. it could not be encoded). Nothing was proposed.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The request is invalid here and retrying elsewhere will not help (e.g. adding a node that is
+    /// already a member, or a second membership change while one is in flight). Nothing changed.
+    #[error("rejected: {0}")]
+    Rejected(String),
 }
 
 impl RequestError {
@@ -114,4 +121,6 @@ pub struct NodeStatus {
     pub leader: Option<NodeId>,
     /// Voting members of its current configuration.
     pub members: Vec<NodeId>,
+    /// The last index covered by its newest snapshot (0 without one).
+    pub snapshot_index: LogIndex,
 }

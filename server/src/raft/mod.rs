@@ -4,12 +4,13 @@
 //! stateright model all run this same code.
 //!
 //! Layout: [`types`] (shared vocabulary), [`config`], [`raw_node`] (state and public entry points), the
-//! protocol in `step.rs`, `election.rs`, `replication.rs`, `read_index.rs`, `transfer.rs`, `snapshot.rs`, and the helpers
+//! protocol in `step.rs`, `election.rs`, `replication.rs`, `read_index.rs`, `transfer.rs`, `snapshot.rs`, [`membership`], and the helpers
 //! [`log`], [`progress`], [`quorum`], [`rng`].
 
 pub mod config;
 mod election;
 pub mod log;
+pub mod membership;
 pub mod progress;
 pub mod quorum;
 pub mod raw_node;
@@ -24,6 +25,7 @@ mod transfer;
 pub mod types;
 
 pub use config::{Config, CoreError};
+pub use membership::ConfChangeError;
 pub use raw_node::{ProposeError, RawNode, Ready, Status};
 pub use transfer::TransferError;
 pub use types::*;

@@ -134,6 +134,10 @@ pub struct RawNode {
     /// Index of the entry that holds `cluster` (the snapshot index when it comes from the snapshot or
     /// the bootstrap configuration).
     pub(super) cluster_index: LogIndex,
+    /// Leader only: its term and vote are known durable. A leader that won by its own vote alone (a
+    /// single voter) may not have written its term yet; until it has, its appends wait for the disk, so
+    /// that a crash cannot let it lead the same term twice with different entries seen by learners.
+    pub(super) leader_term_durable: bool,
 }
 
 impl RawNode {
@@ -202,6 +206,7 @@ impl RawNode {
             snapshot_to_hand_out: None,
             incoming_snapshot: None,
             cluster_index: snapshot_index,
+            leader_term_durable: false,
         };
         node.refresh_cluster();
         node.role = node.follower_role();
@@ -290,6 +295,9 @@ impl RawNode {
     /// The shell made entries up to `index` (whose term is `term`) and the last handed-out hard state
     /// durable. A leader counts its own log toward commit from here on.
     pub fn on_persisted(&mut self, index: LogIndex, term: Term) {
+        if self.role == Role::Leader && term == self.hard_state.term {
+            self.leader_term_durable = true;
+        }
         if self.log.persisted_to(index, term) && self.role == Role::Leader {
             self.maybe_commit();
         }
@@ -429,12 +437,35 @@ impl RawNode {
             .unwrap_or_else(|| (self.log.snapshot_index(), self.fallback_cluster.clone()));
         self.cluster = cluster;
         self.cluster_index = index;
+        if matches!(self.role, Role::Follower | Role::Learner) {
+            self.role = self.follower_role();
+        }
+        self.sync_progress();
     }
 
-    /// Whether this node may campaign (it is a voter).
+    /// Whether this node may campaign: it is a voter of the configuration in effect, or, while that
+    /// configuration is uncommitted, of the newest committed one. (A leader that appended a configuration
+    /// without itself and then lost office may be the only node with the newest log and a needed vote
+    /// in the old configuration; without this it could never lead again and nobody else could win.)
     pub(super) fn is_promotable(&self) -> bool {
-        self.cluster.voters.contains(&self.config.id)
-            || self.cluster.voters_outgoing.contains(&self.config.id)
+        let id = self.config.id;
+        if quorum::all_voters(&self.cluster).contains(&id) {
+            return true;
+        }
+        if self.cluster_index <= self.hard_state.commit_index {
+            return false;
+        }
+        let committed = self
+            .log
+            .entries_between(self.log.first_index(), self.hard_state.commit_index)
+            .iter()
+            .rev()
+            .find_map(|entry| match &entry.payload {
+                EntryPayload::Config(config) => Some(config),
+                _ => None,
+            })
+            .unwrap_or(&self.fallback_cluster);
+        quorum::all_voters(committed).contains(&id)
     }
 
     /// Follower, or Learner for a non-voting member.

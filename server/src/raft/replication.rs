@@ -75,8 +75,9 @@ impl RawNode {
             entries,
             leader_commit: self.hard_state.commit_index,
         };
-        // The leader's own appends need not wait for its disk (Raft thesis §10.2.1).
-        self.send(to, body, false);
+        // The leader's own appends need not wait for its disk (Raft thesis §10.2.1), once its term is.
+        let after_persist = !self.leader_term_durable;
+        self.send(to, body, after_persist);
         true
     }
 
@@ -195,6 +196,7 @@ impl RawNode {
         if pr.on_append_success(match_index) {
             self.maybe_commit();
             self.maybe_finish_transfer(from);
+            self.maybe_promote_learner(from);
         }
         // Refill the pipeline; bounded by the window.
         for _ in 0..=self.config.max_inflight_appends {
@@ -279,6 +281,7 @@ impl RawNode {
         }
         self.hard_state.commit_index = majority_index;
         self.on_commit_advanced();
+        self.after_commit_membership();
         true
     }
 }

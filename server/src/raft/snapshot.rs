@@ -42,7 +42,8 @@ impl RawNode {
             data: snapshot.data[start..end].to_vec(),
             done: end == length,
         };
-        self.send(to, body, false);
+        let after_persist = !self.leader_term_durable;
+        self.send(to, body, after_persist);
         true
     }
 
@@ -142,7 +143,10 @@ impl RawNode {
         if advanced {
             self.maybe_commit();
             self.maybe_finish_transfer(from);
+            self.maybe_promote_learner(from);
         }
-        self.send_append(from, true);
+        if self.progress.contains_key(&from) {
+            self.send_append(from, true);
+        }
     }
 }

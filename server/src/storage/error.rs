@@ -48,6 +48,15 @@ pub enum StorageError {
         /// What was wrong.
         reason: String,
     },
+    /// A snapshot file failed its checks (magic, length, checksum or decoding), or no usable snapshot
+    /// covers the WAL's compaction point.
+    #[error("storage: snapshot {path}: {reason}")]
+    Snapshot {
+        /// The snapshot file or the data dir.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
     /// The caller asked for something the log cannot do (non-contiguous entries, overwriting compacted
     /// entries). Nothing was written.
     #[error("storage: invalid request: {0}")]

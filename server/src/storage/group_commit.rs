@@ -141,6 +141,24 @@ impl GroupCommitter {
         receiver.await.map_err(|_| StorageError::Stopped)?
     }
 
+    /// Queues [`Wal::compact`] without blocking, ordered after every batch queued before it and before
+    /// every batch queued after it. Fails at once like [`GroupCommitter::submit`].
+    pub fn submit_compact(
+        &self,
+        meta: SnapshotMeta,
+    ) -> Result<oneshot::Receiver<Result<(), StorageError>>, StorageError> {
+        let (reply, receiver) = oneshot::channel();
+        self.sender
+            .try_send(Request::Compact { meta, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => StorageError::QueueFull {
+                    capacity: GROUP_COMMIT_QUEUE_MAX,
+                },
+                mpsc::error::TrySendError::Closed(_) => StorageError::Stopped,
+            })?;
+        Ok(receiver)
+    }
+
     /// Runs [`Wal::compact`] on the WAL thread, after every batch queued before it.
     pub async fn compact(&self, meta: SnapshotMeta) -> Result<(), StorageError> {
         let (reply, receiver) = oneshot::channel();

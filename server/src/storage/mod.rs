@@ -2,6 +2,8 @@
 //! acknowledgement, recovery that cuts torn tails and refuses corruption) and the group committer
 //! that lets many writers share one fsync.
 //!
+//! Snapshot files live next to the segments ([`snapshot_file`]).
+//!
 //! The node shell owns a [`GroupCommitter`] (which owns the [`Wal`]) and awaits each batch's
 //! [`Persisted`] before sending the messages that depend on it.
 
@@ -11,6 +13,7 @@ mod log_state;
 mod record;
 mod recovery;
 mod segment;
+pub mod snapshot_file;
 mod wal;
 
 #[cfg(test)]

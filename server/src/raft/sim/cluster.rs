@@ -314,6 +314,15 @@ impl Cluster {
             .map(|_| ())
     }
 
+    /// Runs a membership change on `id` (errors are returned, not fatal: a scenario may ask anyone).
+    pub fn change_membership<T>(
+        &mut self,
+        id: NodeId,
+        change: impl FnOnce(&mut RawNode) -> T,
+    ) -> Result<Option<T>, Violation> {
+        self.with_node(id, change)
+    }
+
     /// Hands `msg` to its receiver (dropped if the receiver is crashed).
     pub fn deliver(&mut self, msg: Message) -> Result<(), Violation> {
         self.with_node(msg.to, |raw| raw.step(msg)).map(|_| ())

@@ -8,3 +8,4 @@ pub mod cluster;
 pub mod network;
 pub mod random;
 mod scenarios;
+mod snapshot_scenarios;
