@@ -252,6 +252,13 @@ impl Client {
             .await
     }
 
+    /// Asks the leader (found through the usual redirects) to hand leadership to `target`; Ok once the
+    /// transfer has started.
+    pub async fn transfer_leader(&mut self, target: NodeId) -> Outcome<()> {
+        self.run(move |conn, ctx| async move { conn.transfer_leader(ctx, target).await })
+            .await
+    }
+
     /// Re-sends the write with request number `seq` as a `put` (for tests of the exactly-once guarantee:
     /// a real client never needs it, since it retries by itself).
     pub async fn put_with_seq(&mut self, seq: u64, key: &[u8], value: &[u8]) -> Outcome<()> {

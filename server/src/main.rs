@@ -133,6 +133,11 @@ enum ClientOp {
     Status,
     /// Make the first reachable node take a snapshot now and compact its log; prints the index.
     Snapshot,
+    /// Hand leadership to voter ID and wait until it leads (exit 1 if it does not in time).
+    TransferLeader {
+        /// The node to hand over to.
+        id: u64,
+    },
 }
 
 fn parse_peer(text: &str) -> Result<(u64, SocketAddr), String> {
@@ -316,6 +321,23 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
                 println!("leader: {leader}");
                 println!("members: {}", members.join(","));
                 println!("snapshot index: {}", status.snapshot_index);
+            }
+            ClientOp::TransferLeader { id } => {
+                let target = NodeId(id);
+                let deadline = std::time::Instant::now() + Duration::from_millis(args.timeout_ms);
+                settle(client.transfer_leader(target).await)?;
+                loop {
+                    if let Outcome::Ok(status) = client.status().await {
+                        if status.leader == Some(target) && status.id == target {
+                            println!("leader: {target}");
+                            break;
+                        }
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        bail!("node {target} did not become leader in time (the transfer is abandoned after an election timeout)");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
             ClientOp::Snapshot => {
                 let index = settle(client.snapshot().await)?;

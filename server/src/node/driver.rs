@@ -32,7 +32,7 @@ use crate::bugs::{Bug, BugSet};
 use crate::kv::{ApplyOutcome, KvStateMachine, LoggedCommand};
 use super::snapshots;
 use crate::raft::{
-    Entry, LogIndex, Message, NodeId, ProposeError, RawNode, Ready, Snapshot, Term,
+    Entry, LogIndex, Message, NodeId, ProposeError, RawNode, Ready, Snapshot, Term, TransferError,
 };
 use crate::storage::snapshot_file;
 use std::path::PathBuf;
@@ -240,6 +240,21 @@ impl Driver {
             }
             Event::Status { reply } => {
                 let _ = reply.send(self.status());
+            }
+            Event::TransferLeader { target, reply } => {
+                let result = match self.raw.transfer_leadership(target) {
+                    Ok(()) => {
+                        tracing::info!(%target, "leadership transfer started");
+                        Ok(())
+                    }
+                    Err(TransferError::NotLeader { leader_hint }) => {
+                        Err(self.refusal(ProposeError::NotLeader { leader_hint }))
+                    }
+                    Err(err @ TransferError::NotAVoter(_)) => {
+                        Err(RequestError::Rejected(err.to_string()))
+                    }
+                };
+                let _ = reply.send(result);
             }
             Event::Snapshot { reply } => {
                 self.snapshot_waiters.push(reply);

@@ -58,6 +58,13 @@ pub enum Event {
         /// Where the answer goes.
         reply: oneshot::Sender<NodeStatus>,
     },
+    /// Start a leadership transfer.
+    TransferLeader {
+        /// The voter to hand over to.
+        target: NodeId,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<(), RequestError>>,
+    },
     /// Take a snapshot now.
     Snapshot {
         /// Where the answer goes.
@@ -204,6 +211,11 @@ impl KvNode for Handler {
 
     async fn snapshot(self, ctx: Context) -> Reply<LogIndex> {
         self.ask(&ctx, |reply| Event::Snapshot { reply }).await
+    }
+
+    async fn transfer_leader(self, ctx: Context, target: NodeId) -> Reply<()> {
+        self.ask(&ctx, |reply| Event::TransferLeader { target, reply })
+            .await
     }
 }
 

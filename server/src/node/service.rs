@@ -39,6 +39,10 @@ pub trait KvNode {
     /// Takes a snapshot of this node's state machine now and compacts its log (any node); answers with
     /// the index the node's snapshot covers.
     async fn snapshot() -> Reply<LogIndex>;
+    /// Leader only: hands leadership to voter `target` (the leader stops taking proposals, brings the
+    /// target up to date and sends it TimeoutNow; abandoned after an election timeout). Answers once
+    /// the transfer has started; poll `status` to see the target lead.
+    async fn transfer_leader(target: NodeId) -> Reply<()>;
 }
 
 /// A client-facing answer: which node answered, and the result.
