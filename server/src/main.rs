@@ -328,7 +328,7 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
                 settle(client.transfer_leader(target).await)?;
                 loop {
                     if let Outcome::Ok(status) = client.status().await {
-                        if status.leader == Some(target) && status.id == target {
+                        if status.leader == Some(target) {
                             println!("leader: {target}");
                             break;
                         }

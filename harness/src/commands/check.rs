@@ -76,6 +76,10 @@ pub struct CheckArgs {
     /// Do not shrink an Illegal history.
     #[arg(long)]
     pub no_shrink: bool,
+    /// Write a self-contained HTML view of the check (operations over time, partial linearizations, the
+    /// operation that could not be placed) to this file. Implies --explain.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
 }
 
 /// Why `harness check` could not check (all of it is bad input: exit code 3).
@@ -178,7 +182,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<CheckOutcome, CheckC
     let options = CheckOptions {
         time_limit,
         cancel: None,
-        explain: args.explain,
+        explain: args.explain || args.html.is_some(),
     };
     match model {
         ModelName::Kv => check_with(&Kv, args, &history, &options, out),
@@ -204,6 +208,12 @@ fn check_with<M: FromHistory>(
         source,
     };
     report(&result, out).map_err(write_error)?;
+    if let Some(path) = &args.html {
+        let title = format!("{}: {}", args.file.display(), verdict_word(result.verdict));
+        std::fs::write(path, checker::render::html(history, &result, &title))
+            .map_err(|source| CheckCommandError::Write { what: path.display().to_string(), source })?;
+        writeln!(out, "html: {}", path.display()).map_err(write_error)?;
+    }
     let mut shrunk_path = None;
     if result.verdict == Verdict::Illegal && !args.no_shrink {
         if let Some(shrunk) =
