@@ -23,14 +23,23 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn a_follower_far_behind_catches_up_through_install_snapshot_and_dedup_survives_compaction() {
-    let args = ["--snapshot-threshold", "40", "--snapshot-chunk-bytes", "512"];
+    let args = [
+        "--snapshot-threshold",
+        "40",
+        "--snapshot-chunk-bytes",
+        "512",
+    ];
     let mut cluster = ProcessCluster::start(3, &args).expect("cluster starts");
     runtime().block_on(async {
         let leader = cluster
             .wait_for_leader(&[], ELECTION_WAIT)
             .await
             .expect("a leader is elected");
-        let lagging = if leader == NodeId(3) { NodeId(2) } else { NodeId(3) };
+        let lagging = if leader == NodeId(3) {
+            NodeId(2)
+        } else {
+            NodeId(3)
+        };
         cluster.kill(lagging).expect("stop a follower");
 
         let mut client = cluster.client(7, (leader.0 - 1) as usize);
@@ -51,7 +60,10 @@ fn a_follower_far_behind_catches_up_through_install_snapshot_and_dedup_survives_
             0,
             Default::default(),
         );
-        assert!(matches!(admin.snapshot().await, Outcome::Ok(_)), "the leader snapshots the session");
+        assert!(
+            matches!(admin.snapshot().await, Outcome::Ok(_)),
+            "the leader snapshots the session"
+        );
 
         let leader_status = cluster.status(leader).await.expect("leader status");
         assert!(
@@ -106,7 +118,9 @@ fn a_follower_far_behind_catches_up_through_install_snapshot_and_dedup_survives_
         }
         let mut reader = cluster.client(8, 0);
         assert_eq!(
-            reader.get(format!("k{}", (WRITES - 1) % 50).as_bytes()).await,
+            reader
+                .get(format!("k{}", (WRITES - 1) % 50).as_bytes())
+                .await,
             Outcome::Ok(Some(format!("v{}", WRITES - 1).into_bytes()))
         );
         // Another client overwrites the key; then the retried write is recognised as a duplicate from

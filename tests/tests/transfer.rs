@@ -25,7 +25,11 @@ fn transfer_leader_makes_the_target_lead_and_a_bad_target_is_refused() {
             .wait_for_leader(&[], ELECTION_WAIT)
             .await
             .expect("a leader is elected");
-        let target = if leader == NodeId(1) { NodeId(2) } else { NodeId(1) };
+        let target = if leader == NodeId(1) {
+            NodeId(2)
+        } else {
+            NodeId(1)
+        };
         let mut client = cluster.client(11, 0);
         assert_eq!(client.put(b"before", b"1").await, Outcome::Ok(()));
 
@@ -34,7 +38,10 @@ fn transfer_leader_makes_the_target_lead_and_a_bad_target_is_refused() {
             other => panic!("transfer to a non-member: {other}"),
         }
         assert_eq!(
-            cluster.wait_for_leader(&[], ELECTION_WAIT).await.expect("leader"),
+            cluster
+                .wait_for_leader(&[], ELECTION_WAIT)
+                .await
+                .expect("leader"),
             leader,
             "a refused transfer changes nothing"
         );
@@ -42,7 +49,10 @@ fn transfer_leader_makes_the_target_lead_and_a_bad_target_is_refused() {
         assert_eq!(client.transfer_leader(target).await, Outcome::Ok(()));
         let deadline = std::time::Instant::now() + ELECTION_WAIT;
         loop {
-            let now_leader = cluster.wait_for_leader(&[], ELECTION_WAIT).await.expect("leader");
+            let now_leader = cluster
+                .wait_for_leader(&[], ELECTION_WAIT)
+                .await
+                .expect("leader");
             if now_leader == target {
                 break;
             }
@@ -50,7 +60,14 @@ fn transfer_leader_makes_the_target_lead_and_a_bad_target_is_refused() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(client.put(b"after", b"2").await, Outcome::Ok(()));
-        assert_eq!(client.last_node(), Some(target), "the new leader serves writes");
-        assert_eq!(client.get(b"before").await, Outcome::Ok(Some(b"1".to_vec())));
+        assert_eq!(
+            client.last_node(),
+            Some(target),
+            "the new leader serves writes"
+        );
+        assert_eq!(
+            client.get(b"before").await,
+            Outcome::Ok(Some(b"1".to_vec()))
+        );
     });
 }

@@ -1,3 +1,4 @@
+//! Unit tests of the stateright oracle: its verdicts on small hand-made histories.
 use super::*;
 
 fn history(lines: &[&str]) -> History {

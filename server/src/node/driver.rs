@@ -27,16 +27,16 @@ use super::handler::Event;
 use super::peers::Peers;
 use super::pending::{PendingReads, PendingWrites};
 use super::service::{NodeStatus, RequestError};
+use super::snapshots;
 use super::NodeError;
 use crate::bugs::{Bug, BugSet};
 use crate::kv::{ApplyOutcome, KvStateMachine, LoggedCommand};
-use super::snapshots;
 use crate::raft::{
     Entry, LogIndex, Message, NodeId, ProposeError, RawNode, Ready, Snapshot, Term, TransferError,
 };
 use crate::storage::snapshot_file;
-use std::path::PathBuf;
 use crate::storage::{GroupCommitter, Persisted, StorageError, WriteBatch};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -344,11 +344,17 @@ impl Driver {
         snapshot: &Snapshot,
     ) -> Result<oneshot::Receiver<Result<(), StorageError>>, NodeError> {
         let index = snapshot.meta.last_included_index;
-        snapshot_file::write_snapshot(&self.snapshots.data_dir, snapshot, self.snapshots.skip_fsync)?;
+        snapshot_file::write_snapshot(
+            &self.snapshots.data_dir,
+            snapshot,
+            self.snapshots.skip_fsync,
+        )?;
         let compacted = self.storage.submit_compact(snapshot.meta.clone())?;
         self.state =
             KvStateMachine::from_snapshot_bytes(&snapshot.data, self.bugs.has(Bug::NoDedup))
-                .map_err(|e| NodeError::Snapshot(format!("snapshot {index} does not decode: {e}")))?;
+                .map_err(|e| {
+                    NodeError::Snapshot(format!("snapshot {index} does not decode: {e}"))
+                })?;
         tracing::info!(%index, "installed a snapshot from the leader");
         Ok(compacted)
     }

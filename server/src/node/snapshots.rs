@@ -38,8 +38,7 @@ pub fn recover(
         .snapshot_meta
         .as_ref()
         .map_or(LogIndex(0), |m| m.last_included_index);
-    let snapshot =
-        snapshot_file::load_newest(dir, |s| s.meta.last_included_index >= wal_point)?;
+    let snapshot = snapshot_file::load_newest(dir, |s| s.meta.last_included_index >= wal_point)?;
     let Some(snapshot) = snapshot else {
         if wal_point > LogIndex(0) {
             return Err(NodeError::Storage(StorageError::Snapshot {

@@ -114,7 +114,11 @@ impl RawNode {
     /// terms can commit, Raft §5.4.2), and a first round of appends.
     fn become_leader(&mut self) {
         // Remote votes were sent only after our term and vote were durable (see `campaign`).
-        let remote_votes = self.votes.iter().filter(|(id, granted)| **granted && **id != self.config.id).count();
+        let remote_votes = self
+            .votes
+            .iter()
+            .filter(|(id, granted)| **granted && **id != self.config.id)
+            .count();
         self.leader_term_durable = remote_votes > 0;
         self.role = Role::Leader;
         self.leader = Some(self.config.id);

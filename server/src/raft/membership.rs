@@ -53,7 +53,8 @@ impl RawNode {
     /// Whether a membership change is in flight: the newest configuration is not committed yet or is
     /// joint.
     pub fn config_change_in_flight(&self) -> bool {
-        self.cluster_index > self.hard_state.commit_index || !self.cluster.voters_outgoing.is_empty()
+        self.cluster_index > self.hard_state.commit_index
+            || !self.cluster.voters_outgoing.is_empty()
     }
 
     /// Leader: adds `id` as a non-voting learner; it is promoted to voter automatically once its log is

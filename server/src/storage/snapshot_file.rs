@@ -42,7 +42,8 @@ pub fn write_snapshot(
     })?;
     let path = snapshot_path(dir, snapshot.meta.last_included_index);
     let temporary = path.with_extension("snap.tmp");
-    let mut file = File::create(&temporary).map_err(|e| StorageError::io("create", &temporary, e))?;
+    let mut file =
+        File::create(&temporary).map_err(|e| StorageError::io("create", &temporary, e))?;
     let mut header = Vec::with_capacity(HEADER_BYTES);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&(body.len() as u64).to_le_bytes());
@@ -100,7 +101,9 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, StorageError> {
     }
     let bytes = fs::read(path).map_err(|e| StorageError::io("read", path, e))?;
     if bytes.len() < HEADER_BYTES || &bytes[..8] != MAGIC {
-        return Err(corrupt("not a snapshot file (bad magic or too short)".into()));
+        return Err(corrupt(
+            "not a snapshot file (bad magic or too short)".into(),
+        ));
     }
     let mut word = [0u8; 8];
     word.copy_from_slice(&bytes[8..16]);
@@ -131,7 +134,9 @@ pub fn load_newest(
             Ok(snapshot) if snapshot.meta.last_included_index == index && acceptable(&snapshot) => {
                 return Ok(Some(snapshot))
             }
-            Ok(_) => tracing::error!(path = %path.display(), "snapshot file cannot be used here; trying an older one"),
+            Ok(_) => {
+                tracing::error!(path = %path.display(), "snapshot file cannot be used here; trying an older one")
+            }
             Err(err) => tracing::error!(%err, "damaged snapshot file; trying an older one"),
         }
     }

@@ -151,10 +151,10 @@ pub fn run_seed(seed: u64, options: &SimOptions) -> Result<RunStats, Violation> 
                 cluster.transfer_leadership(leader, target)?;
             }
         }
-        if rng.gen_range(0, 1000) < options.membership_change_per_mille {
-            if change_membership(&mut cluster, &ids, &mut rng)? {
-                stats.membership_changes += 1;
-            }
+        if rng.gen_range(0, 1000) < options.membership_change_per_mille
+            && change_membership(&mut cluster, &ids, &mut rng)?
+        {
+            stats.membership_changes += 1;
         }
         if rng.gen_range(0, 100) < 10 {
             let target = ids[rng.gen_range(0, ids.len() as u64) as usize];

@@ -74,12 +74,15 @@ fn lagging_node_gets_a_snapshot(drop_offset: Option<u64>) -> Result<(Cluster, Me
 }
 
 #[test]
-fn a_lagging_follower_catches_up_through_install_snapshot_after_a_lost_chunk() -> Result<(), Violation>
-{
+fn a_lagging_follower_catches_up_through_install_snapshot_after_a_lost_chunk(
+) -> Result<(), Violation> {
     let (c, _) = lagging_node_gets_a_snapshot(Some(14))?;
     let leader = c.node(N1).status();
     let follower = c.node(N3).status();
-    assert!(c.node(N3).snapshot_index() > LogIndex(0), "N3 installed a snapshot");
+    assert!(
+        c.node(N3).snapshot_index() > LogIndex(0),
+        "N3 installed a snapshot"
+    );
     assert_eq!(follower.commit_index, leader.commit_index);
     assert_eq!(follower.last_index, leader.last_index);
     assert!(c.snapshots_installed >= 1);
@@ -115,7 +118,10 @@ fn a_node_restarts_from_its_snapshot_and_the_suffix_of_its_log() -> Result<(), V
         let raw = c.node(id);
         assert!(raw.snapshot_index() > LogIndex(0));
         assert_eq!(raw.status().last_index, before.last_index);
-        assert!(raw.snapshot().is_some(), "the snapshot data is there to send");
+        assert!(
+            raw.snapshot().is_some(),
+            "the snapshot data is there to send"
+        );
     }
     elect(&mut c, N2)?;
     c.propose(N2, vec![99])?;
@@ -180,7 +186,10 @@ fn installing_keeps_a_matching_suffix_and_drops_a_conflicting_one() {
     assert_eq!(node.status().commit_index, LogIndex(3));
     let snapshot: Snapshot = ready.snapshot.expect("handed to the shell");
     assert_eq!(snapshot.data, b"state");
-    assert!(ready.committed_entries.is_empty(), "the snapshot is not re-applied");
+    assert!(
+        ready.committed_entries.is_empty(),
+        "the snapshot is not re-applied"
+    );
     assert!(matches!(
         ready.persisted_messages[..],
         [Message {
@@ -192,7 +201,10 @@ fn installing_keeps_a_matching_suffix_and_drops_a_conflicting_one() {
     let mut node = follower_with_five_entries();
     install(&mut node, 3, 2);
     assert_eq!(node.snapshot_index(), LogIndex(3));
-    assert!(node.log_entries().is_empty(), "a conflicting suffix is dropped");
+    assert!(
+        node.log_entries().is_empty(),
+        "a conflicting suffix is dropped"
+    );
     assert_eq!(node.status().last_index, LogIndex(3));
 }
 
