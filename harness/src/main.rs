@@ -2,7 +2,7 @@
 //! Subcommands live in `harness::commands`; this file only parses arguments and maps results to exit codes.
 
 use clap::{Parser, Subcommand};
-use harness::commands::{bench_check, check, test};
+use harness::commands::{bench_check, check, model, test};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -23,6 +23,9 @@ enum Command {
     Test(Box<test::TestArgs>),
     /// Check a history for linearizability (exit 0 linearizable, 1 not, 2 unknown, 3 bad input).
     Check(check::CheckArgs),
+    /// Model-check the real Raft core with stateright (exit 0 all properties hold and the space was
+    /// exhausted, 1 a property fails, 2 a budget ran out, 3 bad input).
+    Model(Box<model::ModelArgs>),
     /// Benchmark the checker on porcupine's data set and a large generated history.
     BenchCheck(bench_check::BenchCheckArgs),
 }
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
                 ExitCode::from(check::EXIT_BAD_INPUT)
             }
         },
+        Command::Model(args) => ExitCode::from(u8::try_from(model::run(&args)).unwrap_or(3)),
         Command::BenchCheck(args) => match bench_check::run(&args, &mut stdout) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

@@ -365,5 +365,8 @@ register_like_model!(
     }
 );
 
+mod map;
+pub use map::{KvMap, MapState};
+
 #[cfg(test)]
 mod tests;

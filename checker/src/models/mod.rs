@@ -11,5 +11,5 @@ pub mod kv;
 pub mod lookahead;
 mod value;
 
-pub use kv::{CasRegister, Kv, KvInput, KvOp, KvOutput, Register};
+pub use kv::{CasRegister, Kv, KvInput, KvMap, KvOp, KvOutput, MapState, Register};
 pub use value::Value;

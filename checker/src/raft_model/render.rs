@@ -25,28 +25,54 @@ pub fn actor_name(servers: usize, id: Id) -> String {
 
 fn message_summary(m: &Message) -> String {
     let body = match &m.body {
-        MessageBody::PreVote { last_log_index, last_log_term } => {
+        MessageBody::PreVote {
+            last_log_index,
+            last_log_term,
+        } => {
             format!("PreVote(last {last_log_index}@t{last_log_term})")
         }
         MessageBody::PreVoteResponse { granted } => format!("PreVoteResponse(granted={granted})"),
-        MessageBody::RequestVote { last_log_index, last_log_term, .. } => {
+        MessageBody::RequestVote {
+            last_log_index,
+            last_log_term,
+            ..
+        } => {
             format!("RequestVote(last {last_log_index}@t{last_log_term})")
         }
-        MessageBody::RequestVoteResponse { granted } => format!("RequestVoteResponse(granted={granted})"),
-        MessageBody::AppendEntries { prev_log_index, prev_log_term, entries, leader_commit } => {
-            let terms: Vec<String> = entries.iter().map(|e| format!("{}@t{}", e.index, e.term)).collect();
+        MessageBody::RequestVoteResponse { granted } => {
+            format!("RequestVoteResponse(granted={granted})")
+        }
+        MessageBody::AppendEntries {
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit,
+        } => {
+            let terms: Vec<String> = entries
+                .iter()
+                .map(|e| format!("{}@t{}", e.index, e.term))
+                .collect();
             format!(
                 "AppendEntries(prev {prev_log_index}@t{prev_log_term}, entries [{}], commit {leader_commit})",
                 terms.join(", ")
             )
         }
-        MessageBody::AppendEntriesResponse { success, match_index, .. } => {
+        MessageBody::AppendEntriesResponse {
+            success,
+            match_index,
+            ..
+        } => {
             format!("AppendEntriesResponse(success={success}, match {match_index})")
         }
-        MessageBody::Heartbeat { leader_commit, read_context } => {
+        MessageBody::Heartbeat {
+            leader_commit,
+            read_context,
+        } => {
             format!("Heartbeat(commit {leader_commit}, read {read_context:?})")
         }
-        MessageBody::HeartbeatResponse { read_context } => format!("HeartbeatResponse(read {read_context:?})"),
+        MessageBody::HeartbeatResponse { read_context } => {
+            format!("HeartbeatResponse(read {read_context:?})")
+        }
         other => format!("{other:?}"),
     };
     format!("{body} in t{}", m.term)
@@ -66,17 +92,35 @@ pub fn action_line(servers: usize, action: &ModelAction) -> String {
     let name = |id: &Id| actor_name(servers, *id);
     match action {
         ActorModelAction::Deliver { src, dst, msg } => {
-            format!("deliver {} -> {}: {}", name(src), name(dst), msg_summary(msg))
+            format!(
+                "deliver {} -> {}: {}",
+                name(src),
+                name(dst),
+                msg_summary(msg)
+            )
         }
         ActorModelAction::Drop(env) => {
-            format!("drop {} -> {}: {}", name(&env.src), name(&env.dst), msg_summary(&env.msg))
+            format!(
+                "drop {} -> {}: {}",
+                name(&env.src),
+                name(&env.dst),
+                msg_summary(&env.msg)
+            )
         }
-        ActorModelAction::Timeout(id, RaftTimer::Election) => format!("timeout {}: election timer", name(id)),
-        ActorModelAction::Timeout(id, RaftTimer::Heartbeat) => format!("timeout {}: heartbeat timer", name(id)),
+        ActorModelAction::Timeout(id, RaftTimer::Election) => {
+            format!("timeout {}: election timer", name(id))
+        }
+        ActorModelAction::Timeout(id, RaftTimer::Heartbeat) => {
+            format!("timeout {}: heartbeat timer", name(id))
+        }
         ActorModelAction::Crash(id) => format!("crash {}", name(id)),
         ActorModelAction::Recover(id) => format!("restart {} from its storage", name(id)),
         ActorModelAction::SelectRandom { actor, random, .. } => {
-            format!("client {} sends its operation to {}", name(actor), name(random))
+            format!(
+                "client {} sends its operation to {}",
+                name(actor),
+                name(random)
+            )
         }
     }
 }

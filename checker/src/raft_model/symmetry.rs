@@ -55,6 +55,8 @@ fn server_key(state: &RaftModelState, index: usize) -> ServerKey {
 }
 
 /// Maps server actor `id` through `perm` (old index → new index); other ids stay.
+// `&Vec` because stateright's `RewritePlan` calls `fn(&R, &S)` with `S = Vec<usize>`.
+#[allow(clippy::ptr_arg)]
 fn map_id(id: &Id, perm: &Vec<usize>) -> Id {
     let index = usize::from(*id);
     perm.get(index).map_or(*id, |new| Id::from(*new))

@@ -7,7 +7,7 @@
 
 use checker::history::History;
 use checker::import::{self, Format, ImportError};
-use checker::models::{CasRegister, Kv, Register};
+use checker::models::{CasRegister, Kv, KvMap, Register};
 use checker::shrink::{shrink, ShrinkOptions};
 use checker::{check_history, CheckOptions, CheckResult, FromHistory, OperationsError, Verdict};
 use clap::{Args, ValueEnum};
@@ -26,6 +26,9 @@ const STEPS_PRINTED_MAX: usize = 12;
 pub enum ModelName {
     /// A map of registers (read, write, cas, delete, append), checked key by key.
     Kv,
+    /// The kv model over the whole map as one state, without partitioning by key (same verdicts as kv,
+    /// one big search: for benchmarks).
+    KvMap,
     /// One read/write register.
     Register,
     /// One read/write/cas register.
@@ -186,6 +189,7 @@ pub fn run(args: &CheckArgs, out: &mut dyn Write) -> Result<CheckOutcome, CheckC
     };
     match model {
         ModelName::Kv => check_with(&Kv, args, &history, &options, out),
+        ModelName::KvMap => check_with(&KvMap, args, &history, &options, out),
         ModelName::Register => check_with(&Register, args, &history, &options, out),
         ModelName::CasRegister => check_with(&CasRegister, args, &history, &options, out),
     }
@@ -210,8 +214,12 @@ fn check_with<M: FromHistory>(
     report(&result, out).map_err(write_error)?;
     if let Some(path) = &args.html {
         let title = format!("{}: {}", args.file.display(), verdict_word(result.verdict));
-        std::fs::write(path, checker::render::html(history, &result, &title))
-            .map_err(|source| CheckCommandError::Write { what: path.display().to_string(), source })?;
+        std::fs::write(path, checker::render::html(history, &result, &title)).map_err(
+            |source| CheckCommandError::Write {
+                what: path.display().to_string(),
+                source,
+            },
+        )?;
         writeln!(out, "html: {}", path.display()).map_err(write_error)?;
     }
     let mut shrunk_path = None;
