@@ -275,6 +275,23 @@ mod tests {
     }
 
     #[test]
+    fn a_full_disk_is_an_error_that_names_it() -> Result<(), Box<dyn std::error::Error>> {
+        // /dev/full accepts the open and fails every write with ENOSPC, as a full disk does.
+        let recorder = Recorder::create(Path::new("/dev/full"))?;
+        for process in 0..200 {
+            // Buffered: the first writes may succeed; the flush must not.
+            let _ = recorder.invoke(process, Function::Read, Some("k"), serde_json::Value::Null);
+        }
+        let error = recorder
+            .flush()
+            .err()
+            .ok_or("flushing to a full disk must fail")?;
+        assert_eq!(error.raw_os_error(), Some(libc::ENOSPC), "{error}");
+        assert!(error.to_string().contains("No space left"), "{error}");
+        Ok(())
+    }
+
+    #[test]
     fn a_second_pending_operation_for_one_process_is_refused(
     ) -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
