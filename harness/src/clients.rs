@@ -181,6 +181,25 @@ pub async fn run_one(
     recorder: &Recorder,
     generator: Option<&mut Generator>,
 ) -> std::io::Result<u64> {
+    let outcome = perform_recorded(client, process, op, recorder, generator).await?;
+    if outcome == OutcomeKind::Info {
+        let next = process + config.concurrency;
+        *client = client_for(config, next);
+        Ok(next)
+    } else {
+        Ok(process)
+    }
+}
+
+/// Performs `op` as `process`, recording its invocation and completion (and telling `generator` what it
+/// revealed); returns how it ended.
+pub async fn perform_recorded(
+    client: &mut Client,
+    process: u64,
+    op: &OpSpec,
+    recorder: &Recorder,
+    generator: Option<&mut Generator>,
+) -> std::io::Result<OutcomeKind> {
     let key = Some(op.key());
     let (f, invoke_value) = invocation(op);
     let invoke_ns = recorder.invoke(process, f.clone(), key, invoke_value)?;
@@ -188,15 +207,9 @@ pub async fn run_one(
     if let Some(generator) = generator {
         learn(generator, op, &completion);
     }
-    let indeterminate = completion.outcome == OutcomeKind::Info;
+    let outcome = completion.outcome;
     recorder.complete(process, f, key, invoke_ns, completion)?;
-    if indeterminate {
-        let next = process + config.concurrency;
-        *client = client_for(config, next);
-        Ok(next)
-    } else {
-        Ok(process)
-    }
+    Ok(outcome)
 }
 
 #[cfg(test)]

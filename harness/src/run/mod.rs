@@ -14,7 +14,7 @@ pub mod results;
 use crate::clients::{self, WorkerConfig};
 use crate::cluster::{self, Cluster, LaunchConfig, ServerOptions, StatusProbe};
 use crate::nemesis::{Fault, Nemesis, NemesisRecord, Schedule};
-use crate::recorder::{Completion, OutcomeKind, Recorder};
+use crate::recorder::{OutcomeKind, Recorder};
 use crate::store::{self, files};
 use crate::workload::{Generator, OpSpec};
 use config::{RunPlace, TestConfig};
@@ -248,15 +248,10 @@ async fn final_reads(
                     ..raftkv::client::ClientOptions::default()
                 },
             );
-            let (f, value) = clients::invocation(&op);
-            let invoke_ns = recorder
-                .invoke(process, f.clone(), Some(op.key()), value)
+            let outcome = clients::perform_recorded(&mut client, process, &op, recorder, None)
+                .await
                 .map_err(io_error("cannot record a final read"))?;
-            let completion: Completion = clients::perform(&mut client, &op).await;
-            let done = completion.outcome == OutcomeKind::Ok;
-            recorder
-                .complete(process, f, Some(op.key()), invoke_ns, completion)
-                .map_err(io_error("cannot record a final read"))?;
+            let done = outcome == OutcomeKind::Ok;
             process += 1;
             if done {
                 break;

@@ -112,6 +112,16 @@ impl GroupCommitter {
         })
     }
 
+    /// Queues `request` without blocking: [`StorageError::QueueFull`] or [`StorageError::Stopped`] at once.
+    fn try_queue(&self, request: Request) -> Result<(), StorageError> {
+        self.sender.try_send(request).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StorageError::QueueFull {
+                capacity: GROUP_COMMIT_QUEUE_MAX,
+            },
+            mpsc::error::TrySendError::Closed(_) => StorageError::Stopped,
+        })
+    }
+
     /// Queues `batch` without blocking; the receiver completes once the batch is durable (or failed).
     /// Fails at once with [`StorageError::QueueFull`] or [`StorageError::Stopped`].
     pub fn submit(
@@ -119,14 +129,7 @@ impl GroupCommitter {
         batch: WriteBatch,
     ) -> Result<oneshot::Receiver<Result<Persisted, StorageError>>, StorageError> {
         let (reply, receiver) = oneshot::channel();
-        self.sender
-            .try_send(Request::Write { batch, reply })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => StorageError::QueueFull {
-                    capacity: GROUP_COMMIT_QUEUE_MAX,
-                },
-                mpsc::error::TrySendError::Closed(_) => StorageError::Stopped,
-            })?;
+        self.try_queue(Request::Write { batch, reply })?;
         Ok(receiver)
     }
 
@@ -148,14 +151,7 @@ impl GroupCommitter {
         meta: SnapshotMeta,
     ) -> Result<oneshot::Receiver<Result<(), StorageError>>, StorageError> {
         let (reply, receiver) = oneshot::channel();
-        self.sender
-            .try_send(Request::Compact { meta, reply })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => StorageError::QueueFull {
-                    capacity: GROUP_COMMIT_QUEUE_MAX,
-                },
-                mpsc::error::TrySendError::Closed(_) => StorageError::Stopped,
-            })?;
+        self.try_queue(Request::Compact { meta, reply })?;
         Ok(receiver)
     }
 
