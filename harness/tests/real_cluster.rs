@@ -7,7 +7,7 @@
 //! Waits are for conditions with generous bounds, never assertions on timing.
 
 use harness::cluster::{
-    find_raftkv_binary, launch, LaunchConfig, ReadinessProbe, ServerOptions, StatusProbe,
+    find_or_build_raftkv_binary, launch, LaunchConfig, ReadinessProbe, ServerOptions, StatusProbe,
 };
 use harness::nemesis::{Fault, Nemesis, PartitionShape, Target};
 use raftkv::raft::NodeId;
@@ -41,11 +41,10 @@ async fn wait_for_new_leader(cluster: &harness::cluster::Cluster, old_leader: No
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_cluster_elects_through_the_proxy_and_survives_isolation_and_kill() {
-    let Ok(binary) = find_raftkv_binary(None) else {
-        eprintln!(
-            "SKIPPED: no raftkv binary built; run `cargo build -p raftkv --bin raftkv` first"
-        );
-        return;
+    // Builds the server (a no-op when up to date), so this test never skips silently.
+    let binary = match find_or_build_raftkv_binary(None) {
+        Ok(binary) => binary,
+        Err(e) => panic!("cannot find or build the raftkv binary: {e}"),
     };
     let seed: u64 = std::env::var("SIM_SEED")
         .ok()
