@@ -1,5 +1,7 @@
-//! The deterministic KV state machine: a `BTreeMap` of keys to values plus a client-session table that
-//! remembers, per client, the last applied request number and its response.
+//! The deterministic KV state machine: an ordered map of keys to values plus a client-session table that
+//! remembers, per client, the last applied request number and its response. Both are persistent maps
+//! (`imbl::OrdMap`, a B-tree with shared nodes), so cloning the state for a snapshot is O(1) and never
+//! stalls the driver, however large the state.
 //!
 //! Guarantees:
 //! - Entries are applied exactly in log order, each index once (`assert!`: a gap or a repeat is a bug in the
@@ -11,7 +13,7 @@
 use super::command::{Command, KvError, LoggedCommand, Response};
 use crate::raft::{Entry, EntryPayload, LogIndex};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use imbl::OrdMap;
 
 /// The last request applied for one client.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -63,8 +65,8 @@ pub enum ApplyOutcome {
 /// The replicated KV state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvStateMachine {
-    data: BTreeMap<Vec<u8>, Vec<u8>>,
-    sessions: BTreeMap<u64, Session>,
+    data: OrdMap<Vec<u8>, Vec<u8>>,
+    sessions: OrdMap<u64, Session>,
     applied_index: LogIndex,
     /// The `NoDedup` bug switch. Not part of the replicated state, so never serialized.
     #[serde(skip)]
@@ -213,6 +215,7 @@ mod tests {
     use super::*;
     use crate::raft::Term;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     fn entry(index: u64, client_id: u64, seq: u64, command: Command) -> Entry {
         let bytes = LoggedCommand {
@@ -307,7 +310,8 @@ mod tests {
                     prop_assert_eq!(response_of(again), Some(expected));
                 }
             }
-            prop_assert_eq!(&machine.data, &model);
+            let data: BTreeMap<Vec<u8>, Vec<u8>> = machine.data.clone().into_iter().collect();
+            prop_assert_eq!(&data, &model);
             prop_assert_eq!(machine.applied_index(), LogIndex(index));
         }
 
