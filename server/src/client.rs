@@ -16,10 +16,11 @@
 //! client with an old id would have its first writes mistaken for retries).
 
 use crate::kv::Response;
-use crate::node::service::{KvNodeClient, NodeStatus, Reply, RequestError};
+use crate::node::service::{KvNodeClient, MembersInfo, NodeStatus, Reply, RequestError};
 use crate::node::wire;
 use crate::raft::{LogIndex, NodeId};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -259,6 +260,58 @@ impl Client {
             .await
     }
 
+    /// Asks the leader to add node `id` listening at `addr` as a learner; Ok once the learner entry is
+    /// committed (the leader promotes it to voter once it has caught up: poll [`Client::members`]).
+    pub async fn add_node(&mut self, id: NodeId, addr: &str) -> Outcome<MembersInfo> {
+        let addr = addr.to_string();
+        self.run(move |conn, ctx| {
+            let addr = addr.clone();
+            async move { conn.add_node(ctx, id, addr).await }
+        })
+        .await
+    }
+
+    /// Asks the leader to remove voter or learner `id`; Ok once the removal is committed.
+    pub async fn remove_node(&mut self, id: NodeId) -> Outcome<MembersInfo> {
+        self.run(move |conn, ctx| async move { conn.remove_node(ctx, id).await })
+            .await
+    }
+
+    /// Asks the leader to change the voters to exactly `voters` through joint consensus (an address of
+    /// `None` keeps the known one); Ok once the final configuration is committed.
+    pub async fn change_members(
+        &mut self,
+        voters: &BTreeMap<NodeId, Option<String>>,
+    ) -> Outcome<MembersInfo> {
+        let voters = voters.clone();
+        self.run(move |conn, ctx| {
+            let voters = voters.clone();
+            async move { conn.change_members(ctx, voters).await }
+        })
+        .await
+    }
+
+    /// The membership as the first reachable node sees it.
+    pub async fn members(&mut self) -> Outcome<MembersInfo> {
+        self.run(|conn, ctx| async move { conn.members(ctx).await })
+            .await
+    }
+
+    /// DISASTER RECOVERY, UNSAFE: forces the configuration of the first reachable node (give the client
+    /// exactly one address) to `voters`. Refused by the node unless `force`.
+    pub async fn set_peers(
+        &mut self,
+        voters: &BTreeMap<NodeId, Option<String>>,
+        force: bool,
+    ) -> Outcome<MembersInfo> {
+        let voters = voters.clone();
+        self.run(move |conn, ctx| {
+            let voters = voters.clone();
+            async move { conn.set_peers(ctx, voters, force).await }
+        })
+        .await
+    }
+
     /// Re-sends the write with request number `seq` as a `put` (for tests of the exactly-once guarantee:
     /// a real client never needs it, since it retries by itself).
     pub async fn put_with_seq(&mut self, seq: u64, key: &[u8], value: &[u8]) -> Outcome<()> {
@@ -436,9 +489,10 @@ fn refused<T>(err: RequestError) -> Attempt<T> {
     let may_have_happened = err.may_have_happened();
     let next = match &err {
         RequestError::NotLeader { leader_hint } => Next::Leader(leader_hint.clone()),
-        RequestError::Timeout { .. } | RequestError::Busy | RequestError::ProposalDropped => {
-            Next::Same
-        }
+        RequestError::Timeout { .. }
+        | RequestError::Busy
+        | RequestError::ProposalDropped
+        | RequestError::NotReady(_) => Next::Same,
         _ => Next::OtherNode,
     };
     Attempt::Retry {

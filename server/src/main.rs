@@ -1,5 +1,6 @@
-//! The `raftkv` binary: runs a node (`raftkv --id 1 --listen ADDR --peer 2=ADDR ... --data-dir DIR`) or
-//! acts as a client (`raftkv client --node ADDR put k v`).
+//! The `raftkv` binary: runs a node (`raftkv --id 1 --listen ADDR --peer 2=ADDR ... --data-dir DIR`, or
+//! `raftkv --id 4 --listen ADDR --data-dir DIR --join` for a node to be added with `add-node`) or acts
+//! as a client (`raftkv client --node ADDR put k v`, `... add-node 4 ADDR`, `... members`).
 //!
 //! Guarantees: a bad flag, a busy port or an unusable data directory ends the process with one line on
 //! stderr and a non-zero exit; SIGTERM and SIGINT stop a node cleanly (listener closed, WAL flushed).
@@ -9,6 +10,7 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use raftkv::bugs::{Bug, BugSet};
 use raftkv::client::{CasResult, Client, ClientOptions, Outcome};
+use raftkv::node::service::MembersInfo;
 use raftkv::node::{self, NodeConfig};
 use raftkv::raft::NodeId;
 use std::collections::BTreeMap;
@@ -50,6 +52,14 @@ struct ServerArgs {
     /// Another node: ID=ADDR, where this node sends its messages for ID (repeat per peer).
     #[arg(long = "peer", value_parser = parse_peer)]
     peers: Vec<(u64, SocketAddr)>,
+    /// Join an existing cluster: start knowing no voters, never campaign on its own, and wait for the
+    /// leader to contact it after `raftkv client add-node ID ADDR` (any --peer only sets routes).
+    #[arg(long)]
+    join: bool,
+    /// The address this node tells peers and records for itself in membership changes (default:
+    /// --listen).
+    #[arg(long)]
+    advertise: Option<SocketAddr>,
     /// Directory of the write-ahead log (created if missing).
     #[arg(long, required = true)]
     data_dir: Option<PathBuf>,
@@ -81,6 +91,10 @@ struct ServerArgs {
     /// Size of one InstallSnapshot chunk sent to a lagging follower.
     #[arg(long, default_value_t = raftkv::raft::config::SNAPSHOT_CHUNK_BYTES_DEFAULT)]
     snapshot_chunk_bytes: usize,
+    /// The largest snapshot this node accepts from a leader; a larger transfer is aborted with an
+    /// error in the log (bounds the receive buffer).
+    #[arg(long, default_value_t = raftkv::raft::config::SNAPSHOT_BYTES_MAX_DEFAULT)]
+    snapshot_bytes_max: u64,
 }
 
 /// Flags of the client.
@@ -138,6 +152,110 @@ enum ClientOp {
         /// The node to hand over to.
         id: u64,
     },
+    /// Add node ID (started with --join, listening at ADDR) and wait until it is promoted to voter
+    /// (it joins as a learner and is promoted once caught up; exit 1 if not within --timeout-ms).
+    AddNode {
+        /// The new node's id.
+        id: u64,
+        /// The new node's listen address.
+        addr: SocketAddr,
+    },
+    /// Remove voter or learner ID and wait until the removal is committed.
+    RemoveNode {
+        /// The member to remove.
+        id: u64,
+    },
+    /// Change the voters to exactly these (joint consensus): ID=ADDR for a new member, ID or ID=ADDR
+    /// for a current one. Waits until the final configuration is committed.
+    ChangeMembers {
+        /// The new voters.
+        #[arg(required = true, value_parser = parse_member)]
+        members: Vec<(u64, Option<SocketAddr>)>,
+    },
+    /// Print the membership as the first reachable node sees it.
+    Members,
+    /// UNSAFE DISASTER RECOVERY: force the configuration of the FIRST --node to these voters without
+    /// consensus (only when a majority is lost for good; may lose committed writes). Needs --force.
+    SetPeers {
+        /// Really do it.
+        #[arg(long)]
+        force: bool,
+        /// The voters: ID=ADDR (or ID for a member whose address is known).
+        #[arg(required = true, value_parser = parse_member)]
+        members: Vec<(u64, Option<SocketAddr>)>,
+    },
+}
+
+/// Parses `ID=ADDR` or `ID`.
+fn parse_member(text: &str) -> Result<(u64, Option<SocketAddr>), String> {
+    match text.split_once('=') {
+        Some(_) => parse_peer(text).map(|(id, addr)| (id, Some(addr))),
+        None => text
+            .parse()
+            .map(|id| (id, None))
+            .map_err(|e| format!("expected ID=ADDR or ID, got '{text}': {e}")),
+    }
+}
+
+/// The voters of a change-members or set-peers command, refusing repeated or zero ids.
+fn member_map(
+    members: Vec<(u64, Option<SocketAddr>)>,
+) -> anyhow::Result<BTreeMap<NodeId, Option<String>>> {
+    let mut voters = BTreeMap::new();
+    for (id, addr) in members {
+        if id == 0 {
+            bail!("node id 0 is not allowed");
+        }
+        if voters
+            .insert(NodeId(id), addr.map(|a| a.to_string()))
+            .is_some()
+        {
+            bail!("node {id} is given twice");
+        }
+    }
+    Ok(voters)
+}
+
+fn ids(set: &std::collections::BTreeSet<NodeId>) -> String {
+    if set.is_empty() {
+        return "-".into();
+    }
+    set.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Prints a membership report.
+fn print_members(info: &MembersInfo) {
+    let leader = info.leader.map_or("none".to_string(), |l| l.to_string());
+    println!("node: {} ({})", info.node, info.role);
+    println!("leader: {leader}");
+    println!("voters: {}", ids(&info.voters));
+    if !info.voters_outgoing.is_empty() {
+        println!(
+            "outgoing voters (joint consensus): {}",
+            ids(&info.voters_outgoing)
+        );
+    }
+    println!("learners: {}", ids(&info.learners));
+    println!(
+        "change in flight: {}",
+        if info.change_in_flight { "yes" } else { "no" }
+    );
+    println!("config index: {}", info.config_index);
+    let mut members = info.voters.clone();
+    members.extend(info.voters_outgoing.iter().copied());
+    members.extend(info.learners.iter().copied());
+    for id in members {
+        let address = info.addresses.get(&id).map_or("(unknown)", String::as_str);
+        match info.routes.get(&id) {
+            Some(route) if route != address => {
+                println!("address {id}: {address} (this node sends to {route})")
+            }
+            _ => println!("address {id}: {address}"),
+        }
+    }
 }
 
 fn parse_peer(text: &str) -> Result<(u64, SocketAddr), String> {
@@ -194,6 +312,8 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         }
     }
     let mut config = NodeConfig::new(NodeId(id), peers, data_dir);
+    config.join = args.join;
+    config.advertise_addr = args.advertise;
     config.tick_interval = Duration::from_millis(args.tick_ms);
     config.election_timeout_ticks_min = ticks(
         args.election_timeout_ms_min,
@@ -214,6 +334,10 @@ fn run_server(args: ServerArgs) -> anyhow::Result<()> {
         bail!("--snapshot-chunk-bytes must be > 0");
     }
     config.snapshot_chunk_bytes = args.snapshot_chunk_bytes;
+    if args.snapshot_bytes_max == 0 {
+        bail!("--snapshot-bytes-max must be > 0");
+    }
+    config.snapshot_bytes_max = args.snapshot_bytes_max;
 
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -338,6 +462,45 @@ fn run_client(args: ClientArgs) -> anyhow::Result<ExitCode> {
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
+            }
+            ClientOp::AddNode { id, addr } => {
+                let id = NodeId(id);
+                let deadline = std::time::Instant::now() + Duration::from_millis(args.timeout_ms);
+                settle(client.add_node(id, &addr.to_string()).await)?;
+                println!("node {id} added as a learner; waiting for its promotion to voter");
+                loop {
+                    if let Outcome::Ok(info) = client.members().await {
+                        if info.voters.contains(&id) && !info.change_in_flight {
+                            print_members(&info);
+                            break;
+                        }
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        bail!("node {id} is a learner but was not promoted in time: is it running (with --join) and reachable at {addr}? `members` shows the state; `remove-node {id}` cancels");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            ClientOp::RemoveNode { id } => {
+                print_members(&settle(client.remove_node(NodeId(id)).await)?);
+            }
+            ClientOp::ChangeMembers { members } => {
+                let voters = member_map(members)?;
+                print_members(&settle(client.change_members(&voters).await)?);
+            }
+            ClientOp::Members => print_members(&settle(client.members().await)?),
+            ClientOp::SetPeers { force, members } => {
+                let voters = member_map(members)?;
+                if !force {
+                    bail!("set-peers is UNSAFE: it forces the node's configuration without consensus and can lose committed writes or split the cluster; refused without --force");
+                }
+                eprintln!("raftkv: WARNING: forcing the configuration of {} without consensus (set-peers --force)", args.nodes[0]);
+                let options = ClientOptions {
+                    operation_timeout: Duration::from_millis(args.timeout_ms),
+                    ..ClientOptions::default()
+                };
+                let mut one = Client::new(&args.nodes[..1], client_id, options);
+                print_members(&settle(one.set_peers(&voters, true).await)?);
             }
             ClientOp::Snapshot => {
                 let index = settle(client.snapshot().await)?;

@@ -13,7 +13,7 @@
 
 use anyhow::{bail, Context as _};
 use raftkv::client::{Client, ClientOptions, Outcome};
-use raftkv::node::service::NodeStatus;
+use raftkv::node::service::{MembersInfo, NodeStatus};
 use raftkv::raft::{LogIndex, NodeId, Role};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -164,6 +164,123 @@ impl ProcessCluster {
         Ok(())
     }
 
+    /// Starts a new node `id` with `--join` (it knows no voters and waits for the leader to add it) and
+    /// the cluster's `extra_args`-style flags; returns its listen address. Add it with `add-node`.
+    pub fn start_joining(&mut self, id: NodeId, extra_args: &[&str]) -> anyhow::Result<SocketAddr> {
+        let addr = self.prepare_joining(id, extra_args)?;
+        let index = self.index(id)?;
+        self.spawn(index)?;
+        Ok(addr)
+    }
+
+    /// Like [`ProcessCluster::start_joining`] but does not start the process yet (its address is
+    /// reserved; start it with [`ProcessCluster::restart`]).
+    pub fn prepare_joining(
+        &mut self,
+        id: NodeId,
+        extra_args: &[&str],
+    ) -> anyhow::Result<SocketAddr> {
+        if self.nodes.iter().any(|n| n.id == id) {
+            bail!("node {id} exists already");
+        }
+        let binary = raftkv_binary()?;
+        let addr = free_port()?;
+        let mut args = vec![
+            binary.display().to_string(),
+            "--id".into(),
+            id.0.to_string(),
+            "--listen".into(),
+            addr.to_string(),
+            "--data-dir".into(),
+            self.dir.path().join(format!("n{id}")).display().to_string(),
+            "--join".into(),
+        ];
+        args.extend(extra_args.iter().map(|a| a.to_string()));
+        self.nodes.push(NodeProcess {
+            id,
+            addr,
+            args,
+            log_path: self.dir.path().join(format!("n{id}.log")),
+            child: None,
+            starts: 0,
+        });
+        Ok(addr)
+    }
+
+    /// Whether node `id`'s process is running (started and not killed).
+    pub fn is_running(&self, id: NodeId) -> bool {
+        self.node(id).is_ok_and(|n| n.child.is_some())
+    }
+
+    /// The ids of the nodes whose processes are running.
+    pub fn running(&self) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(|n| n.id)
+            .collect()
+    }
+
+    /// A client for the given nodes (in that order).
+    pub fn client_for(&self, ids: &[NodeId], client_id: u64) -> anyhow::Result<Client> {
+        let addrs = ids
+            .iter()
+            .map(|id| self.addr(*id))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Client::new(&addrs, client_id, ClientOptions::default()))
+    }
+
+    /// The membership as node `id` sees it, or an error if it does not answer quickly.
+    pub async fn members(&self, id: NodeId) -> anyhow::Result<MembersInfo> {
+        let options = ClientOptions {
+            attempt_timeout: Duration::from_millis(300),
+            operation_timeout: Duration::from_millis(300),
+            max_attempts: 1,
+            ..ClientOptions::default()
+        };
+        let mut client = Client::new(&[self.addr(id)?], 0, options);
+        match client.members().await {
+            Outcome::Ok(info) => Ok(info),
+            other => bail!("node {id} members: {other}"),
+        }
+    }
+
+    /// Waits until every node in `ids` reports `voters` as its voters with no change in flight.
+    pub async fn wait_for_voters(
+        &self,
+        ids: &[NodeId],
+        voters: &[NodeId],
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        let wanted: std::collections::BTreeSet<NodeId> = voters.iter().copied().collect();
+        let mut last = String::from("no answer yet");
+        while Instant::now() < deadline {
+            let mut all = true;
+            for id in ids {
+                match self.members(*id).await {
+                    Ok(info) if info.voters == wanted && !info.change_in_flight => {}
+                    Ok(info) => {
+                        all = false;
+                        last = format!(
+                            "node {id}: voters {:?}, learners {:?}, outgoing {:?}, in flight {}",
+                            info.voters, info.learners, info.voters_outgoing, info.change_in_flight
+                        );
+                    }
+                    Err(err) => {
+                        all = false;
+                        last = err.to_string();
+                    }
+                }
+            }
+            if all {
+                return Ok(());
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+        bail!("voters {voters:?} not reached within {timeout:?}: {last}")
+    }
+
     /// Every node's listen address, in id order.
     pub fn addrs(&self) -> Vec<SocketAddr> {
         self.nodes.iter().map(|n| n.addr).collect()
@@ -257,7 +374,11 @@ impl ProcessCluster {
         while Instant::now() < deadline {
             let mut leaders = Vec::new();
             let mut leader_says_so = false;
-            for node in self.nodes.iter().filter(|n| !excluded.contains(&n.id)) {
+            for node in self
+                .nodes
+                .iter()
+                .filter(|n| n.child.is_some() && !excluded.contains(&n.id))
+            {
                 match self.status(node.id).await {
                     Ok(status) => {
                         leaders.push(status.leader);

@@ -24,8 +24,10 @@
 //! serves reads from local state on any node, without ReadIndex.
 
 use super::handler::Event;
+use super::membership::{self, AddressBook, MembershipWaiters};
 use super::peers::Peers;
 use super::pending::{PendingReads, PendingWrites};
+use super::routes::Routes;
 use super::service::{NodeStatus, RequestError};
 use super::snapshots;
 use super::NodeError;
@@ -105,6 +107,26 @@ pub async fn persist_waiter(mut jobs: mpsc::Receiver<PersistJob>, done: mpsc::Se
     }
 }
 
+/// The answer for a request only the leader serves: the leader this node knows of, with the address a
+/// client should use for it (the configuration's, else the route this node uses, possibly a proxy).
+fn not_leader(
+    leader_hint: Option<NodeId>,
+    cluster: &crate::raft::ClusterConfig,
+    peers: &Peers,
+) -> RequestError {
+    RequestError::NotLeader {
+        leader_hint: leader_hint.map(|id| {
+            let addr = cluster
+                .addresses
+                .get(&id)
+                .cloned()
+                .or_else(|| peers.addr(id).map(|a| a.to_string()))
+                .unwrap_or_default();
+            (id, addr)
+        }),
+    }
+}
+
 /// The owner of the core and everything that changes with it.
 pub struct Driver {
     id: NodeId,
@@ -123,6 +145,15 @@ pub struct Driver {
     snapshot_waiters: Vec<SnapshotWaiter>,
     snapshot_done_sender: mpsc::Sender<Result<Snapshot, NodeError>>,
     snapshot_done: Option<mpsc::Receiver<Result<Snapshot, NodeError>>>,
+    /// Where each peer's messages go (command line, configuration, advertised addresses).
+    routes: Routes,
+    /// The configuration the peer tasks were last synced to.
+    synced_cluster: Option<(crate::raft::ClusterConfig, Option<NodeId>)>,
+    /// This node's own advertised address (recorded for it in membership changes).
+    own_addr: String,
+    membership_waiters: MembershipWaiters,
+    /// `RawNode::oversized_snapshots` when last logged.
+    oversized_snapshots_logged: u64,
 }
 
 impl Driver {
@@ -153,6 +184,59 @@ impl Driver {
             snapshot_waiters: Vec::new(),
             snapshot_done_sender,
             snapshot_done: Some(snapshot_done),
+            routes: Routes::default(),
+            synced_cluster: None,
+            own_addr: String::new(),
+            membership_waiters: MembershipWaiters::default(),
+            oversized_snapshots_logged: 0,
+        }
+    }
+
+    /// Sets the routes to peers (with the command line's overrides) and this node's own address; the
+    /// peer tasks follow the configuration from then on.
+    pub fn with_routes(mut self, routes: Routes, own_addr: String) -> Driver {
+        self.routes = routes;
+        self.own_addr = own_addr;
+        self.sync_peers();
+        self
+    }
+
+    /// Starts and stops peer tasks to match the configuration in effect plus the leader this node
+    /// follows (a leader that removed itself still needs the acknowledgements that commit its removal);
+    /// cheap when neither changed.
+    fn sync_peers(&mut self) {
+        let leader = self.raw.known_leader();
+        if self
+            .synced_cluster
+            .as_ref()
+            .is_some_and(|(cluster, synced_leader)| {
+                cluster == self.raw.cluster() && *synced_leader == leader
+            })
+        {
+            return;
+        }
+        let cluster = self.raw.cluster().clone();
+        let mut wanted = self.routes.for_members(&cluster, self.id);
+        if let Some(leader) = leader.filter(|l| *l != self.id) {
+            if let Some(addr) = self.routes.resolve(leader, &cluster) {
+                wanted.insert(leader, addr);
+            }
+        }
+        if self.synced_cluster.as_ref().map(|(c, _)| c) != Some(&cluster) {
+            tracing::info!(voters = ?cluster.voters, outgoing = ?cluster.voters_outgoing, learners = ?cluster.learners, "membership in effect");
+        }
+        self.peers.sync(&wanted);
+        self.synced_cluster = Some((cluster, leader));
+    }
+
+    /// A node that is not a member of its own configuration (joining, or just removed) answers whoever
+    /// contacts it, through the address the sender advertised.
+    fn connect_to_non_member(&mut self, id: NodeId) {
+        if self.peers.has(id) || self.raw.cluster().members().contains(&self.id) {
+            return;
+        }
+        if let Some(addr) = self.routes.resolve(id, self.raw.cluster()) {
+            self.peers.connect(id, addr);
         }
     }
 
@@ -203,12 +287,36 @@ impl Driver {
 
     fn handle_event(&mut self, event: Event) {
         match event {
-            Event::Messages(messages) => {
+            Event::Messages {
+                sender_addr,
+                messages,
+            } => {
+                // One batch comes from one sender (its own outbound connection).
+                if let (Some(first), Ok(addr)) = (messages.first(), sender_addr.parse()) {
+                    self.routes.learn_advertised(first.from, addr);
+                    self.connect_to_non_member(first.from);
+                }
                 for message in messages {
                     if message.to == self.id {
                         self.raw.step(message);
                     }
                 }
+            }
+            Event::Membership { request, reply } => {
+                let routes = self.peers.addrs();
+                let book = AddressBook {
+                    own_addr: &self.own_addr,
+                    routes: &routes,
+                };
+                let peers = &self.peers;
+                let cluster = self.raw.cluster().clone();
+                self.membership_waiters
+                    .start(&mut self.raw, request, &book, reply, |raw| {
+                        not_leader(raw.status().leader, &cluster, peers)
+                    });
+            }
+            Event::Members { reply } => {
+                let _ = reply.send(Ok(membership::members_info(&self.raw, &self.peers.addrs())));
             }
             Event::Read { key, reply } => self.start_read(key, reply),
             Event::Write {
@@ -383,16 +491,9 @@ impl Driver {
     /// Turns the core's refusal into the client's error, with this node's address for the leader.
     fn refusal(&self, err: ProposeError) -> RequestError {
         match err {
-            ProposeError::NotLeader { leader_hint } => RequestError::NotLeader {
-                leader_hint: leader_hint.map(|id| {
-                    let addr = self
-                        .peers
-                        .addr(id)
-                        .map(|a| a.to_string())
-                        .unwrap_or_default();
-                    (id, addr)
-                }),
-            },
+            ProposeError::NotLeader { leader_hint } => {
+                not_leader(leader_hint, self.raw.cluster(), &self.peers)
+            }
             ProposeError::TooManyPending | ProposeError::TransferInProgress => RequestError::Busy,
         }
     }
@@ -418,7 +519,23 @@ impl Driver {
                 break;
             }
             let ready = self.raw.ready();
+            // Peers first: this batch may send to a member its configuration just added.
+            self.sync_peers();
             self.handle_ready(ready)?;
+        }
+        self.sync_peers();
+        if !self.membership_waiters.is_empty() {
+            self.membership_waiters.poll(&self.raw, &self.peers.addrs());
+        }
+        let oversized = self.raw.oversized_snapshots();
+        if oversized > self.oversized_snapshots_logged {
+            self.oversized_snapshots_logged = oversized;
+            tracing::error!(
+                aborted = oversized,
+                snapshot_bytes_max = self.raw.config().snapshot_bytes_max,
+                "an incoming snapshot exceeds --snapshot-bytes-max; transfer aborted, this node \
+                 stays behind until the bound is raised"
+            );
         }
         Ok(())
     }

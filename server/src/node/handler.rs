@@ -8,11 +8,13 @@
 //! - Bounded: [`MAX_CONNECTIONS`] connections, [`MAX_CONCURRENT_REQUESTS_PER_CONNECTION`] requests each, and
 //!   the event queue refuses (client requests: `Busy`) or drops (Raft messages) when full.
 
-use super::service::{KvNode, NodeStatus, Reply, RequestError};
+use super::membership::MembershipRequest;
+use super::service::{KvNode, MembersInfo, NodeStatus, Reply, RequestError};
 use super::wire;
 use crate::kv::{Command, LoggedCommand, Response};
 use crate::raft::{LogIndex, Message, NodeId};
 use futures::StreamExt;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -35,8 +37,25 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(20);
 
 /// Work for the task that owns the Raft core.
 pub enum Event {
-    /// Raft messages from a peer.
-    Messages(Vec<Message>),
+    /// Raft messages from a peer, with the address the peer says it listens on.
+    Messages {
+        /// The sender's advertised address (unparsed).
+        sender_addr: String,
+        /// The messages.
+        messages: Vec<Message>,
+    },
+    /// A membership change (or the forced set-peers).
+    Membership {
+        /// What to change.
+        request: super::membership::MembershipRequest,
+        /// Where the answer goes.
+        reply: super::membership::MembershipReply,
+    },
+    /// A membership query.
+    Members {
+        /// Where the answer goes.
+        reply: super::membership::MembershipReply,
+    },
     /// A linearizable read.
     Read {
         /// The key.
@@ -123,8 +142,12 @@ fn time_left(ctx: &Context) -> Duration {
 }
 
 impl KvNode for Handler {
-    async fn deliver(self, _: Context, messages: Vec<Message>) {
-        if self.events.try_send(Event::Messages(messages)).is_err() {
+    async fn deliver(self, _: Context, sender_addr: String, messages: Vec<Message>) {
+        let event = Event::Messages {
+            sender_addr,
+            messages,
+        };
+        if self.events.try_send(event).is_err() {
             tracing::debug!("event queue full; dropping Raft messages");
         }
     }
@@ -217,9 +240,47 @@ impl KvNode for Handler {
         self.ask(&ctx, |reply| Event::TransferLeader { target, reply })
             .await
     }
+
+    async fn add_node(self, ctx: Context, id: NodeId, addr: String) -> Reply<MembersInfo> {
+        self.membership(&ctx, MembershipRequest::AddNode { id, addr })
+            .await
+    }
+
+    async fn remove_node(self, ctx: Context, id: NodeId) -> Reply<MembersInfo> {
+        self.membership(&ctx, MembershipRequest::RemoveNode { id })
+            .await
+    }
+
+    async fn change_members(
+        self,
+        ctx: Context,
+        voters: BTreeMap<NodeId, Option<String>>,
+    ) -> Reply<MembersInfo> {
+        self.membership(&ctx, MembershipRequest::ChangeMembers { voters })
+            .await
+    }
+
+    async fn members(self, ctx: Context) -> Reply<MembersInfo> {
+        self.ask(&ctx, |reply| Event::Members { reply }).await
+    }
+
+    async fn set_peers(
+        self,
+        ctx: Context,
+        voters: BTreeMap<NodeId, Option<String>>,
+        force: bool,
+    ) -> Reply<MembersInfo> {
+        self.membership(&ctx, MembershipRequest::SetPeers { voters, force })
+            .await
+    }
 }
 
 impl Handler {
+    async fn membership(&self, ctx: &Context, request: MembershipRequest) -> Reply<MembersInfo> {
+        self.ask(ctx, |reply| Event::Membership { request, reply })
+            .await
+    }
+
     /// Sends `make(reply)` to the core task and waits for its answer until the request's deadline.
     async fn ask<T>(
         &self,

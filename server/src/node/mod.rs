@@ -13,8 +13,10 @@
 
 pub mod driver;
 pub mod handler;
+pub mod membership;
 pub mod peers;
 pub mod pending;
+pub mod routes;
 pub mod service;
 pub mod snapshots;
 pub mod wire;
@@ -36,8 +38,15 @@ use tokio::task::JoinSet;
 pub struct NodeConfig {
     /// This node's id (never 0).
     pub id: NodeId,
-    /// The other voters and the address this node sends their messages to (possibly a proxy).
+    /// Where this node sends the messages of these peers (possibly a proxy). Overrides the addresses
+    /// the configuration records. Without `join`, these peers and this node are the first voters.
     pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Start as a node to be added to an existing cluster: no voters are known, the node never
+    /// campaigns on its own and waits for a leader to contact it (after `add-node`).
+    pub join: bool,
+    /// The address this node advertises to peers and records for itself in membership changes
+    /// (default: the listener's local address).
+    pub advertise_addr: Option<SocketAddr>,
     /// Where the WAL lives.
     pub data_dir: PathBuf,
     /// Wall-clock length of one core tick.
@@ -59,6 +68,8 @@ pub struct NodeConfig {
     pub snapshot_threshold: u64,
     /// Size of one InstallSnapshot chunk.
     pub snapshot_chunk_bytes: usize,
+    /// The largest snapshot this node accepts from a leader (bounds the receive buffer).
+    pub snapshot_bytes_max: u64,
 }
 
 /// Default of [`NodeConfig::snapshot_threshold`].
@@ -72,6 +83,8 @@ impl NodeConfig {
         NodeConfig {
             id,
             peers,
+            join: false,
+            advertise_addr: None,
             data_dir,
             tick_interval: Duration::from_millis(10),
             election_timeout_ticks_min: core.election_timeout_ticks_min,
@@ -82,6 +95,7 @@ impl NodeConfig {
             seed: id.0,
             snapshot_threshold: SNAPSHOT_THRESHOLD_DEFAULT,
             snapshot_chunk_bytes: core.snapshot_chunk_bytes,
+            snapshot_bytes_max: core.snapshot_bytes_max,
         }
     }
 
@@ -92,6 +106,7 @@ impl NodeConfig {
         core.heartbeat_interval_ticks = self.heartbeat_interval_ticks;
         core.bugs = self.bugs.clone();
         core.snapshot_chunk_bytes = self.snapshot_chunk_bytes;
+        core.snapshot_bytes_max = self.snapshot_bytes_max;
         core
     }
 }
@@ -138,13 +153,24 @@ pub async fn run(
         snapshot,
         state,
     } = recovered;
-    initial.bootstrap_config =
-        ClusterConfig::with_voters(std::iter::once(config.id).chain(config.peers.keys().copied()));
+    // A joining node knows no voters: it is in no configuration, so it never campaigns (the core only
+    // lets voters of its configuration campaign) until a leader's log or snapshot gives it one.
+    initial.bootstrap_config = if config.join {
+        ClusterConfig::default()
+    } else {
+        ClusterConfig::with_voters(std::iter::once(config.id).chain(config.peers.keys().copied()))
+    };
+    let own_addr = match config.advertise_addr {
+        Some(addr) => addr,
+        None => listener
+            .local_addr()
+            .map_err(|e| NodeError::Internal(format!("listener address: {e}")))?,
+    };
     let raw = RawNode::new_with_snapshot(config.core_config(), initial, snapshot, config.seed)?;
     let storage = GroupCommitter::spawn(wal)?;
 
     let mut tasks = JoinSet::new();
-    let peers = peers::Peers::start(&config.peers, &mut tasks);
+    let peers = peers::Peers::new(own_addr.to_string());
     let (job_sender, job_receiver) = mpsc::channel(driver::MAX_INFLIGHT_PERSISTS + 1);
     let (done_sender, done_receiver) = mpsc::channel(driver::MAX_INFLIGHT_PERSISTS + 1);
     tasks.spawn(driver::persist_waiter(job_receiver, done_sender));
@@ -156,7 +182,7 @@ pub async fn run(
     let server = tokio::spawn(handler::serve(listener, handler, async move {
         let _ = server_stop.changed().await;
     }));
-    tracing::info!(id = %config.id, peers = ?config.peers, "node started");
+    tracing::info!(id = %config.id, peers = ?config.peers, join = config.join, %own_addr, "node started");
 
     let driver = driver::Driver::new(
         raw,
@@ -170,6 +196,10 @@ pub async fn run(
             skip_fsync: config.bugs.has(Bug::AckBeforeFsync),
         },
         config.bugs.clone(),
+    )
+    .with_routes(
+        routes::Routes::new(config.peers.clone()),
+        own_addr.to_string(),
     );
     let driver = tokio::spawn(driver.run(
         event_receiver,

@@ -1,5 +1,7 @@
 //! Outbound Raft traffic: one task per peer owns this node's connection to that peer and delivers the
-//! messages queued for it in batches.
+//! messages queued for it in batches. Peers come and go at runtime with the membership
+//! ([`Peers::sync`]); every `deliver` carries this node's own address so that a node that does not know
+//! it yet (one started with `--join`) can answer.
 //!
 //! Guarantees:
 //! - Messages for peer j leave only on this node's own connection to j's configured address (so a
@@ -20,7 +22,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 /// Messages that may wait for one peer.
@@ -36,49 +38,124 @@ pub const REDIAL_BACKOFF_MIN: Duration = Duration::from_millis(20);
 /// Longest pause before redialling a peer.
 pub const REDIAL_BACKOFF_MAX: Duration = Duration::from_millis(500);
 
-/// The send side of every peer's queue. Dropping it stops the peer tasks.
+/// Peers with a sender task at most (members plus nodes answered while joining).
+pub const PEERS_MAX: usize = 64;
+
+/// One running sender task.
+struct PeerSender {
+    addr: SocketAddr,
+    queue: mpsc::Sender<Message>,
+    task: AbortHandle,
+}
+
+/// The send side of every peer's queue, changeable at runtime: the driver calls [`Peers::sync`] when
+/// the configuration (or an address) changes. Dropping it stops every peer task.
 pub struct Peers {
-    queues: BTreeMap<NodeId, mpsc::Sender<Message>>,
-    addrs: BTreeMap<NodeId, SocketAddr>,
+    senders: BTreeMap<NodeId, PeerSender>,
+    tasks: JoinSet<()>,
+    /// This node's own address, sent with every `deliver` so that a joining node can answer.
+    own_addr: String,
 }
 
 impl Peers {
-    /// Starts one sender task per peer in `tasks`.
-    pub fn start(addrs: &BTreeMap<NodeId, SocketAddr>, tasks: &mut JoinSet<()>) -> Peers {
-        let mut queues = BTreeMap::new();
-        for (&id, &addr) in addrs {
-            let (sender, receiver) = mpsc::channel(PEER_QUEUE_MAX);
-            queues.insert(id, sender);
-            tasks.spawn(peer_sender(id, addr, receiver));
-        }
+    /// No peers yet; `own_addr` is the address this node advertises to the nodes it sends to.
+    pub fn new(own_addr: String) -> Peers {
         Peers {
-            queues,
-            addrs: addrs.clone(),
+            senders: BTreeMap::new(),
+            tasks: JoinSet::new(),
+            own_addr,
         }
+    }
+
+    /// Makes the sender tasks match `wanted`: starts tasks for new peers, restarts those whose address
+    /// changed, stops the rest (queued messages of a stopped peer are dropped).
+    pub fn sync(&mut self, wanted: &BTreeMap<NodeId, SocketAddr>) {
+        let stale: Vec<NodeId> = self
+            .senders
+            .iter()
+            .filter(|(id, sender)| wanted.get(id) != Some(&sender.addr))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            self.stop(id);
+        }
+        for (&id, &addr) in wanted {
+            if !self.senders.contains_key(&id) {
+                self.start(id, addr);
+            }
+        }
+        // Reap finished tasks so the set stays small.
+        while self.tasks.try_join_next().is_some() {}
+    }
+
+    /// Starts a sender for `id` at `addr` unless one runs (or [`PEERS_MAX`] are running).
+    pub fn connect(&mut self, id: NodeId, addr: SocketAddr) {
+        if self.senders.contains_key(&id) {
+            return;
+        }
+        if self.senders.len() >= PEERS_MAX {
+            tracing::warn!(%id, "too many peers; not connecting");
+            return;
+        }
+        self.start(id, addr);
+    }
+
+    fn start(&mut self, id: NodeId, addr: SocketAddr) {
+        let (queue, receiver) = mpsc::channel(PEER_QUEUE_MAX);
+        let task = self
+            .tasks
+            .spawn(peer_sender(id, addr, self.own_addr.clone(), receiver));
+        tracing::info!(peer = %id, %addr, "sending to peer");
+        self.senders.insert(id, PeerSender { addr, queue, task });
+    }
+
+    fn stop(&mut self, id: NodeId) {
+        if let Some(sender) = self.senders.remove(&id) {
+            sender.task.abort();
+            tracing::info!(peer = %id, addr = %sender.addr, "stopped sending to peer");
+        }
+    }
+
+    /// Whether a sender task runs for `id`.
+    pub fn has(&self, id: NodeId) -> bool {
+        self.senders.contains_key(&id)
     }
 
     /// Queues `message` for its receiver; drops it if the queue is full or the receiver is unknown.
     pub fn send(&self, message: Message) {
-        match self.queues.get(&message.to) {
-            Some(queue) => {
-                if queue.try_send(message).is_err() {
+        match self.senders.get(&message.to) {
+            Some(sender) => {
+                if sender.queue.try_send(message).is_err() {
                     tracing::debug!("peer queue full; dropping a message");
                 }
             }
-            None => tracing::warn!(to = %message.to, "message for an unknown peer dropped"),
+            None => tracing::debug!(to = %message.to, "message for an unknown peer dropped"),
         }
     }
 
     /// This node's address for peer `id`.
     pub fn addr(&self, id: NodeId) -> Option<SocketAddr> {
-        self.addrs.get(&id).copied()
+        self.senders.get(&id).map(|sender| sender.addr)
+    }
+
+    /// Every peer with a sender task and its address.
+    pub fn addrs(&self) -> BTreeMap<NodeId, SocketAddr> {
+        self.senders
+            .iter()
+            .map(|(id, sender)| (*id, sender.addr))
+            .collect()
     }
 }
 
 /// Delivers the messages queued for `to` until the queue's sender is dropped. Dialling runs inside the
 /// loop (not awaited inline), so a slow connect never stops answers of earlier calls from being handled;
 /// while it runs, up to one batch of messages is held for the new connection and the rest is dropped.
-async fn peer_sender(to: NodeId, addr: SocketAddr, mut queue: mpsc::Receiver<Message>) {
+async fn peer_sender(
+    to: NodeId,
+    addr: SocketAddr,
+    own_addr: String,
+    mut queue: mpsc::Receiver<Message>,
+) {
     let mut connection: Option<KvNodeClient> = None;
     let mut dialing: Option<Pin<Box<dyn Future<Output = io::Result<KvNodeClient>> + Send>>> = None;
     let mut held: Vec<Message> = Vec::new();
@@ -106,7 +183,7 @@ async fn peer_sender(to: NodeId, addr: SocketAddr, mut queue: mpsc::Receiver<Mes
                     Ok(client) => {
                         if !held.is_empty() {
                             let batch = std::mem::take(&mut held);
-                            inflight.push(deliver(client.clone(), batch));
+                            inflight.push(deliver(client.clone(), own_addr.clone(), batch));
                         }
                         connection = Some(client);
                     }
@@ -128,7 +205,7 @@ async fn peer_sender(to: NodeId, addr: SocketAddr, mut queue: mpsc::Receiver<Mes
                     }
                 }
                 match &connection {
-                    Some(client) => inflight.push(deliver(client.clone(), batch)),
+                    Some(client) => inflight.push(deliver(client.clone(), own_addr.clone(), batch)),
                     None => {
                         if dialing.is_none() && Instant::now() >= redial_at {
                             dialing = Some(Box::pin(wire::connect(addr)));
@@ -146,8 +223,12 @@ async fn peer_sender(to: NodeId, addr: SocketAddr, mut queue: mpsc::Receiver<Mes
 }
 
 /// One `deliver` call with its deadline.
-async fn deliver(client: KvNodeClient, batch: Vec<Message>) -> Result<(), tarpc::client::RpcError> {
+async fn deliver(
+    client: KvNodeClient,
+    own_addr: String,
+    batch: Vec<Message>,
+) -> Result<(), tarpc::client::RpcError> {
     client
-        .deliver(wire::context_with_timeout(DELIVER_TIMEOUT), batch)
+        .deliver(wire::context_with_timeout(DELIVER_TIMEOUT), own_addr, batch)
         .await
 }

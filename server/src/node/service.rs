@@ -1,5 +1,6 @@
 //! The one tarpc service every node serves on its listen address: `deliver` carries Raft messages
-//! between nodes; `get`, `put`, `cas`, `delete` and `status` serve clients. One service (not two) so
+//! between nodes; `get`, `put`, `cas`, `delete`, `status` and the admin calls (snapshot, leadership
+//! transfer, membership) serve clients. One service (not two) so
 //! that a node needs one address: `--peer j=ADDR` names where i's messages for j go (possibly through a
 //! fault-injecting proxy), and clients dial the node's `--listen` address directly.
 //!
@@ -12,14 +13,16 @@
 use crate::kv::Response;
 use crate::raft::{LogIndex, Message, NodeId, Role, Term};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The RPC surface of a node.
 #[tarpc::service]
 pub trait KvNode {
-    /// One-way Raft message delivery from the calling node. The answer only says the messages were
-    /// queued (or dropped because the node is overloaded); Raft replies travel as separate messages on
-    /// the replier's own outbound connection.
-    async fn deliver(messages: Vec<Message>);
+    /// One-way Raft message delivery from the calling node, which names the address it listens on
+    /// (`sender_addr`: the lowest-precedence route back to it, see `routes.rs`). The answer only says
+    /// the messages were queued (or dropped because the node is overloaded); Raft replies travel as
+    /// separate messages on the replier's own outbound connection.
+    async fn deliver(sender_addr: String, messages: Vec<Message>);
     /// Linearizable read of `key` (through ReadIndex on the leader).
     async fn get(key: Vec<u8>) -> Reply<Option<Vec<u8>>>;
     /// Writes `value` to `key`; `(client_id, seq)` identifies the request across retries.
@@ -43,6 +46,46 @@ pub trait KvNode {
     /// target up to date and sends it TimeoutNow; abandoned after an election timeout). Answers once
     /// the transfer has started; poll `status` to see the target lead.
     async fn transfer_leader(target: NodeId) -> Reply<()>;
+    /// Leader only: adds node `id`, listening at `addr`, as a learner; it is promoted to voter once it
+    /// has caught up. Answers once the learner entry is committed (poll `members` for the promotion).
+    async fn add_node(id: NodeId, addr: String) -> Reply<MembersInfo>;
+    /// Leader only: removes voter or learner `id`. Answers once the removal is committed.
+    async fn remove_node(id: NodeId) -> Reply<MembersInfo>;
+    /// Leader only: joint consensus to exactly these voters (`None`: keep the known address).
+    /// Answers once the final configuration (C_new) is committed.
+    async fn change_members(voters: BTreeMap<NodeId, Option<String>>) -> Reply<MembersInfo>;
+    /// This node's view of the membership (answered by any node).
+    async fn members() -> Reply<MembersInfo>;
+    /// DISASTER RECOVERY, UNSAFE: forces THIS node's configuration to these voters without consensus.
+    /// Refused unless `force`. Answers once the forced configuration is durable on this node.
+    async fn set_peers(voters: BTreeMap<NodeId, Option<String>>, force: bool)
+        -> Reply<MembersInfo>;
+}
+
+/// A node's view of the membership, as reported by `members` and the membership changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersInfo {
+    /// The answering node.
+    pub node: NodeId,
+    /// Its role.
+    pub role: Role,
+    /// The leader it knows of.
+    pub leader: Option<NodeId>,
+    /// Voting members (C_new during a joint change).
+    pub voters: BTreeSet<NodeId>,
+    /// The old voters during a joint change (C_old); empty otherwise.
+    pub voters_outgoing: BTreeSet<NodeId>,
+    /// Non-voting members (catching up; promoted once within the lag).
+    pub learners: BTreeSet<NodeId>,
+    /// Member addresses recorded in the configuration.
+    pub addresses: BTreeMap<NodeId, String>,
+    /// Where this node actually sends each peer's messages (may differ: `--peer` overrides).
+    pub routes: BTreeMap<NodeId, String>,
+    /// The log index of the configuration entry (the snapshot index when it came from a snapshot).
+    pub config_index: LogIndex,
+    /// Whether a change is unfinished: the configuration is not committed, is joint, or has a learner
+    /// waiting for promotion. A new change is refused meanwhile.
+    pub change_in_flight: bool,
 }
 
 /// A client-facing answer: which node answered, and the result.
@@ -89,6 +132,10 @@ pub enum RequestError {
     /// The request could not be handled (e.g. it could not be encoded). Nothing was proposed.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The leader cannot do this yet but will soon (it has not committed an entry of its term, or a
+    /// leadership transfer is under way); nothing changed. Retry the same node.
+    #[error("not ready: {0}")]
+    NotReady(String),
     /// The request is invalid here and retrying elsewhere will not help (e.g. adding a node that is
     /// already a member, or a second membership change while one is in flight). Nothing changed.
     #[error("rejected: {0}")]

@@ -175,3 +175,57 @@ async fn a_client_with_no_live_node_fails_certainly_and_in_time() {
     assert!(matches!(client.get(b"k").await, Outcome::Fail(_)));
     drop(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_addresses_survive_a_snapshot_and_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = start(dir.path(), 3).await;
+    let mut client = Client::new(&cluster.addrs, 4, ClientOptions::default());
+    // Node 4 is never started: it stays a learner, with its address recorded in the configuration.
+    let added = match client.add_node(NodeId(4), "127.0.0.1:4004").await {
+        Outcome::Ok(info) => info,
+        other => panic!("add-node: {other}"),
+    };
+    assert!(added.learners.contains(&NodeId(4)) && added.change_in_flight);
+    assert_eq!(
+        added.addresses.get(&NodeId(4)).map(String::as_str),
+        Some("127.0.0.1:4004")
+    );
+    let leader = added.node;
+    assert_eq!(
+        added.addresses.get(&leader),
+        Some(&cluster.addrs[leader.0 as usize - 1].to_string()),
+        "the leader records its own address"
+    );
+    // Every node snapshots past the configuration entry, so that after the restart only the snapshot
+    // holds it.
+    for addr in &cluster.addrs {
+        let mut one = Client::new(&[*addr], 5, ClientOptions::default());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match one.snapshot().await {
+                Outcome::Ok(index) if index >= added.config_index => break,
+                other => assert!(Instant::now() < deadline, "snapshot at {addr}: {other}"),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    cluster.stop().await;
+
+    let cluster = start(dir.path(), 3).await;
+    for addr in &cluster.addrs {
+        let mut one = Client::new(&[*addr], 6, ClientOptions::default());
+        let info = match one.members().await {
+            Outcome::Ok(info) => info,
+            other => panic!("members at {addr}: {other}"),
+        };
+        assert_eq!(info.learners, [NodeId(4)].into(), "{info:?}");
+        assert_eq!(info.config_index, added.config_index, "{info:?}");
+        assert_eq!(
+            info.addresses.get(&NodeId(4)).map(String::as_str),
+            Some("127.0.0.1:4004"),
+            "{info:?}"
+        );
+    }
+    cluster.stop().await;
+}

@@ -22,6 +22,9 @@ pub const PENDING_PROPOSALS_MAX_DEFAULT: usize = 4096;
 
 /// Default size of one InstallSnapshot chunk.
 pub const SNAPSHOT_CHUNK_BYTES_DEFAULT: usize = 1024 * 1024;
+/// Default largest snapshot a follower accepts through InstallSnapshot (the same bound as a snapshot
+/// file, `storage::snapshot_file::SNAPSHOT_FILE_BYTES_MAX`: a larger one could not be loaded anyway).
+pub const SNAPSHOT_BYTES_MAX_DEFAULT: u64 = 1 << 32;
 /// Default lag (in entries behind the leader's last index) under which a learner counts as caught up
 /// and is promoted to voter.
 pub const LEARNER_CATCH_UP_LAG_MAX_DEFAULT: u64 = 64;
@@ -67,6 +70,9 @@ pub struct Config {
     pub snapshot_chunk_bytes: usize,
     /// A learner whose match index is within this many entries of the leader's last index is promoted.
     pub learner_catch_up_lag_max: u64,
+    /// A follower receiving a snapshot in chunks buffers at most this many bytes; a chunk that would go
+    /// beyond aborts the transfer (the buffer is dropped and the leader told to start over).
+    pub snapshot_bytes_max: u64,
 }
 
 impl Config {
@@ -85,6 +91,7 @@ impl Config {
             bugs: BugSet::none(),
             snapshot_chunk_bytes: SNAPSHOT_CHUNK_BYTES_DEFAULT,
             learner_catch_up_lag_max: LEARNER_CATCH_UP_LAG_MAX_DEFAULT,
+            snapshot_bytes_max: SNAPSHOT_BYTES_MAX_DEFAULT,
         }
     }
 
@@ -116,6 +123,9 @@ impl Config {
         }
         if self.snapshot_chunk_bytes == 0 {
             return invalid("snapshot_chunk_bytes must be > 0");
+        }
+        if self.snapshot_bytes_max == 0 {
+            return invalid("snapshot_bytes_max must be > 0");
         }
         Ok(())
     }

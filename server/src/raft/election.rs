@@ -3,13 +3,15 @@
 //!
 //! Guarantees (no bug switch): a node grants at most one vote per term and records it in the hard state
 //! before the grant can leave (the answer is a persisted message); a candidate's own vote requests also
-//! leave only once its new term and self-vote are durable, so a crash cannot make it vote twice in a term.
+//! leave only once its new term and self-vote are durable, so a crash cannot make it vote twice in a term;
+//! a node takes office only once its term and vote are durable (a single voter, which wins by its own
+//! vote, waits for its Noop and term to be written first).
 
 use crate::bugs::Bug;
 use crate::raft::progress::Progress;
 use crate::raft::quorum::{self, VoteResult};
 use crate::raft::raw_node::RawNode;
-use crate::raft::types::{EntryPayload, LogIndex, MessageBody, NodeId, Role, Term};
+use crate::raft::types::{Entry, EntryPayload, LogIndex, MessageBody, NodeId, Role, Term};
 use std::collections::{BTreeMap, BTreeSet};
 
 impl RawNode {
@@ -22,6 +24,11 @@ impl RawNode {
         }
         self.reset_election_timer();
         if !self.is_promotable() {
+            // Not a voter: it never campaigns, but an expired timer still means its leader went
+            // silent. Forget it, or the leader lease (`in_lease`, measured from the timer that was just
+            // reset) would never run out and this node would ignore vote requests for ever, which can
+            // block every election of a configuration it is about to join.
+            self.leader = None;
             return;
         }
         if self.config.pre_vote {
@@ -58,6 +65,7 @@ impl RawNode {
 
     /// Asks the voters whether they would vote for this node in the next term, without changing terms.
     fn become_pre_candidate(&mut self) {
+        self.solo_win_index = None;
         self.role = Role::PreCandidate;
         self.leader = None;
         self.votes = BTreeMap::from([(self.config.id, true)]);
@@ -79,6 +87,7 @@ impl RawNode {
     pub(super) fn campaign(&mut self, leadership_transfer: bool) {
         self.hard_state.term = Term(self.hard_state.term.0 + 1);
         self.hard_state.voted_for = Some(self.config.id);
+        self.solo_win_index = None;
         self.role = Role::Candidate;
         self.leader = None;
         self.leader_match_index = LogIndex(0);
@@ -110,29 +119,78 @@ impl RawNode {
         }
     }
 
-    /// Takes over: fresh progress for every member, a Noop of the new term (so that entries of earlier
-    /// terms can commit, Raft §5.4.2), and a first round of appends.
+    /// Won the election. A win that rests on remote votes has a durable term and vote (the vote
+    /// requests left only once they were durable, see `campaign`), so the node takes office at once.
+    /// A win by its own vote alone (a single voter) does not: a crash before the term is written would
+    /// let the node win the same term again and lead it with a different log. Such a winner stays a
+    /// candidate, appends the Noop it will lead with (the same entry, at the same index and term, if it
+    /// wins this term again after a crash), and takes office in `on_persisted` once that entry, and with
+    /// it the term and vote of the same `Ready`, is durable.
     fn become_leader(&mut self) {
-        // Remote votes were sent only after our term and vote were durable (see `campaign`).
         let remote_votes = self
             .votes
             .iter()
             .filter(|(id, granted)| **granted && **id != self.config.id)
             .count();
-        self.leader_term_durable = remote_votes > 0;
+        if remote_votes > 0 {
+            self.take_office(None);
+            return;
+        }
+        if self.solo_win_index.is_none() {
+            let index = self.log.last_index().next();
+            self.log.append(Entry {
+                term: self.hard_state.term,
+                index,
+                payload: EntryPayload::Noop,
+            });
+            self.solo_win_index = Some(index);
+        }
+    }
+
+    /// A single voter's pending win (see `become_leader`): takes office once the Noop it appended as
+    /// candidate is durable in the current term.
+    pub(super) fn maybe_finish_solo_win(&mut self) {
+        let Some(index) = self.solo_win_index else {
+            return;
+        };
+        let durable = self.log.persisted_index() >= index
+            && self.log.term(index) == Some(self.hard_state.term);
+        if self.role == Role::Candidate && durable {
+            self.take_office(Some(index));
+        }
+    }
+
+    /// Takes over: fresh progress for every member, a Noop of the new term (so that entries of earlier
+    /// terms can commit, Raft §5.4.2; `noop_index` when it is already in the log), and a first round of
+    /// appends.
+    fn take_office(&mut self, noop_index: Option<LogIndex>) {
+        // Remote votes, or a durable Noop of this term, prove the term and vote are durable.
+        self.leader_term_durable = true;
+        self.solo_win_index = None;
         self.role = Role::Leader;
         self.leader = Some(self.config.id);
         self.votes.clear();
         self.transfer_target = None;
         self.election_elapsed_ticks = 0;
         self.heartbeat_elapsed_ticks = 0;
-        let last_index = self.log.last_index();
+        let before_noop = match noop_index {
+            Some(index) => index.prev(),
+            None => self.log.last_index(),
+        };
         self.progress = self
             .peers()
             .into_iter()
-            .map(|id| (id, Progress::new(last_index)))
+            .map(|id| (id, Progress::new(before_noop)))
             .collect();
-        self.append_own(EntryPayload::Noop);
+        match noop_index {
+            None => {
+                self.append_own(EntryPayload::Noop);
+            }
+            Some(_) => {
+                self.bcast_append(false);
+                self.maybe_commit();
+            }
+        }
     }
 
     /// Answers a pre-vote: yes if `candidate_term` is newer and the candidate's log is up to date. (The

@@ -12,8 +12,10 @@
 use crate::raft::progress::Progress;
 use crate::raft::quorum;
 use crate::raft::raw_node::RawNode;
-use crate::raft::types::{ClusterConfig, EntryPayload, LogIndex, MessageBody, NodeId, Role};
-use std::collections::BTreeSet;
+use crate::raft::types::{
+    ClusterConfig, Entry, EntryPayload, LogIndex, MessageBody, NodeId, Role, Term,
+};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a membership change was refused (the configuration is unchanged).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +52,17 @@ impl RawNode {
         &self.cluster
     }
 
+    /// The leader this node knows of in its current term (cheaper than `status().leader`).
+    pub fn known_leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+
+    /// The index of the entry that holds the configuration in effect (the snapshot index when it comes
+    /// from the snapshot, 0 for the bootstrap configuration).
+    pub fn config_index(&self) -> LogIndex {
+        self.cluster_index
+    }
+
     /// Whether a membership change is in flight: the newest configuration is not committed yet or is
     /// joint.
     pub fn config_change_in_flight(&self) -> bool {
@@ -60,17 +73,37 @@ impl RawNode {
     /// Leader: adds `id` as a non-voting learner; it is promoted to voter automatically once its log is
     /// within `learner_catch_up_lag_max` entries of the leader's. Returns the config entry's index.
     pub fn add_learner(&mut self, id: NodeId) -> Result<LogIndex, ConfChangeError> {
+        self.add_learner_with(id, BTreeMap::new())
+    }
+
+    /// Like [`RawNode::add_learner`], also recording member addresses in the new configuration
+    /// (`addresses` overrides known ones; addresses of non-members are dropped).
+    pub fn add_learner_with(
+        &mut self,
+        id: NodeId,
+        addresses: BTreeMap<NodeId, String>,
+    ) -> Result<LogIndex, ConfChangeError> {
         self.check_can_change()?;
         if quorum::all_voters(&self.cluster).contains(&id) || self.cluster.learners.contains(&id) {
             return Err(ConfChangeError::AlreadyMember(id));
         }
         let mut next = self.cluster.clone();
         next.learners.insert(id);
+        next.addresses.extend(addresses);
         Ok(self.append_config(next))
     }
 
     /// Leader: removes the voter or learner `id`. Returns the config entry's index.
     pub fn remove_member(&mut self, id: NodeId) -> Result<LogIndex, ConfChangeError> {
+        self.remove_member_with(id, BTreeMap::new())
+    }
+
+    /// Like [`RawNode::remove_member`], also recording the remaining members' addresses.
+    pub fn remove_member_with(
+        &mut self,
+        id: NodeId,
+        addresses: BTreeMap<NodeId, String>,
+    ) -> Result<LogIndex, ConfChangeError> {
         self.check_can_change()?;
         let mut next = self.cluster.clone();
         let was_voter = next.voters.remove(&id);
@@ -80,6 +113,7 @@ impl RawNode {
         if next.voters.is_empty() {
             return Err(ConfChangeError::NoVoters);
         }
+        next.addresses.extend(addresses);
         Ok(self.append_config(next))
     }
 
@@ -87,16 +121,62 @@ impl RawNode {
     /// learners). Appends C_old,new; C_new follows automatically once it commits. Returns the index of
     /// C_old,new.
     pub fn change_voters(&mut self, voters: BTreeSet<NodeId>) -> Result<LogIndex, ConfChangeError> {
+        self.change_voters_with(voters, BTreeMap::new())
+    }
+
+    /// Like [`RawNode::change_voters`], also recording member addresses (kept through C_new for the
+    /// members that remain).
+    pub fn change_voters_with(
+        &mut self,
+        voters: BTreeSet<NodeId>,
+        addresses: BTreeMap<NodeId, String>,
+    ) -> Result<LogIndex, ConfChangeError> {
         self.check_can_change()?;
         if voters.is_empty() {
             return Err(ConfChangeError::NoVoters);
         }
+        let mut address_book = self.cluster.addresses.clone();
+        address_book.extend(addresses);
         let joint = ClusterConfig {
             learners: self.cluster.learners.difference(&voters).copied().collect(),
             voters_outgoing: self.cluster.voters.clone(),
             voters,
+            addresses: address_book,
         };
         Ok(self.append_config(joint))
+    }
+
+    /// DISASTER RECOVERY ONLY, UNSAFE: replaces this node's configuration with `next` without consensus
+    /// (for when a majority is lost for good). The node moves to a new term, votes for itself, appends
+    /// `next` as a config entry of that term (in effect at once) and becomes a follower that campaigns
+    /// in `next` when its election timer fires. Committed entries the lost majority held but this node
+    /// does not are lost, and if any other node still forms a majority of the old configuration, two
+    /// leaders may decide independently. Refused (changing nothing) unless `next` has voters and this
+    /// node is one of them. Returns the index of the forced entry.
+    pub fn force_configuration(
+        &mut self,
+        mut next: ClusterConfig,
+    ) -> Result<LogIndex, ConfChangeError> {
+        let id = self.config.id;
+        if next.voters.is_empty() {
+            return Err(ConfChangeError::NoVoters);
+        }
+        if !next.voters.contains(&id) {
+            return Err(ConfChangeError::NotMember(id));
+        }
+        next.prune_addresses();
+        let term = Term(self.hard_state.term.0 + 1);
+        self.become_follower(term, None);
+        // Voting for itself makes sure this node creates the only entries of `term` it can know of.
+        self.hard_state.voted_for = Some(id);
+        let index = self.log.last_index().next();
+        self.log.append(Entry {
+            term,
+            index,
+            payload: EntryPayload::Config(next),
+        });
+        self.refresh_cluster();
+        Ok(index)
     }
 
     fn check_can_change(&self) -> Result<(), ConfChangeError> {
@@ -118,8 +198,9 @@ impl RawNode {
         Ok(())
     }
 
-    /// Leader: appends a configuration entry (in effect at once).
-    fn append_config(&mut self, next: ClusterConfig) -> LogIndex {
+    /// Leader: appends a configuration entry (in effect at once), keeping addresses of members only.
+    fn append_config(&mut self, mut next: ClusterConfig) -> LogIndex {
+        next.prune_addresses();
         self.append_own(EntryPayload::Config(next))
     }
 
@@ -169,6 +250,7 @@ impl RawNode {
                 voters: self.cluster.voters.clone(),
                 voters_outgoing: BTreeSet::new(),
                 learners: self.cluster.learners.clone(),
+                addresses: self.cluster.addresses.clone(),
             };
             self.append_config(next);
             return;

@@ -113,6 +113,7 @@ mod tests {
             voters: ids(1..4),
             voters_outgoing: ids(3..6),
             learners: BTreeSet::new(),
+            ..Default::default()
         };
         let matches: BTreeMap<NodeId, LogIndex> = [(1, 9), (2, 9), (3, 5), (4, 1), (5, 1)]
             .map(|(i, m)| (NodeId(i), LogIndex(m)))

@@ -138,6 +138,11 @@ pub struct RawNode {
     /// single voter) may not have written its term yet; until it has, its appends wait for the disk, so
     /// that a crash cannot let it lead the same term twice with different entries seen by learners.
     pub(super) leader_term_durable: bool,
+    /// Candidate only: it won by its own vote alone and appended its Noop at this index; it takes
+    /// office once that entry is durable (see `election.rs`).
+    pub(super) solo_win_index: Option<LogIndex>,
+    /// Incoming snapshots aborted because they exceeded `snapshot_bytes_max`.
+    pub(super) oversized_snapshots: u64,
 }
 
 impl RawNode {
@@ -207,6 +212,8 @@ impl RawNode {
             incoming_snapshot: None,
             cluster_index: snapshot_index,
             leader_term_durable: false,
+            solo_win_index: None,
+            oversized_snapshots: 0,
         };
         node.refresh_cluster();
         node.role = node.follower_role();
@@ -301,6 +308,7 @@ impl RawNode {
         if self.log.persisted_to(index, term) && self.role == Role::Leader {
             self.maybe_commit();
         }
+        self.maybe_finish_solo_win();
     }
 
     /// The shell applied committed entries up to `index`.
@@ -517,6 +525,7 @@ impl RawNode {
             self.leader_match_index = LogIndex(0);
         }
         self.role = self.follower_role();
+        self.solo_win_index = None;
         self.leader = leader;
         self.votes.clear();
         self.reset_election_timer();

@@ -16,6 +16,11 @@ pub fn relabel_cluster(cluster: &ClusterConfig, f: &dyn Fn(NodeId) -> NodeId) ->
         voters: cluster.voters.iter().map(|id| f(*id)).collect(),
         voters_outgoing: cluster.voters_outgoing.iter().map(|id| f(*id)).collect(),
         learners: cluster.learners.iter().map(|id| f(*id)).collect(),
+        addresses: cluster
+            .addresses
+            .iter()
+            .map(|(id, address)| (f(*id), address.clone()))
+            .collect(),
     }
 }
 

@@ -5,7 +5,8 @@
 //! Guarantees: a lost chunk is resent from the offset the member asks for (its answer, or the next
 //! heartbeat answer, resumes the transfer); a snapshot at or below the member's commit index is stale
 //! and changes nothing (the member says it is done, which is true: its committed log matches the
-//! leader's up to there); installing keeps the log entries after the snapshot when the log holds the
+//! leader's up to there); a follower buffers at most `snapshot_bytes_max` bytes of an incoming snapshot
+//! and aborts a larger one (counted in [`RawNode::oversized_snapshots`]); installing keeps the log entries after the snapshot when the log holds the
 //! snapshot's last entry with the same term, and drops them otherwise; the "done" answer leaves only
 //! once the snapshot is durable (it is a persisted message).
 
@@ -13,6 +14,12 @@ use crate::raft::raw_node::RawNode;
 use crate::raft::types::{LogIndex, MessageBody, NodeId, Role, Snapshot, SnapshotMeta};
 
 impl RawNode {
+    /// How many incoming snapshots were aborted for exceeding `snapshot_bytes_max` (the shell logs
+    /// an error when this grows).
+    pub fn oversized_snapshots(&self) -> u64 {
+        self.oversized_snapshots
+    }
+
     /// Leader: sends `to` the next chunk of the newest snapshot. Returns whether one was sent.
     pub(super) fn send_snapshot_chunk(&mut self, to: NodeId) -> bool {
         let chunk_bytes = self.config.snapshot_chunk_bytes;
@@ -85,6 +92,15 @@ impl RawNode {
         if offset != have {
             // A gap (a chunk was lost) or a duplicate: ask for what comes next.
             self.send(from, answer(have, false), false);
+            return;
+        }
+        if have.saturating_add(data.len() as u64) > self.config.snapshot_bytes_max {
+            // Bounded memory: drop what was received. The answer asks for offset 0, so the leader
+            // starts over (and will be refused again until the bound is raised): the follower stays
+            // behind rather than running out of memory. The shell logs `oversized_snapshots`.
+            self.incoming_snapshot = None;
+            self.oversized_snapshots += 1;
+            self.send(from, answer(0, false), false);
             return;
         }
         buffer.extend_from_slice(&data);

@@ -3,7 +3,7 @@
 //! tarpc, go to disk and sit inside stateright model states.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Identifies a server in the cluster. Never 0 in a real cluster.
@@ -61,9 +61,32 @@ pub struct ClusterConfig {
     pub voters_outgoing: BTreeSet<NodeId>,
     /// Non-voting members that receive the log (new nodes catching up).
     pub learners: BTreeSet<NodeId>,
+    /// Where members listen (`host:port`), as given to the membership change that added them. Holds
+    /// only members of this configuration (voters, outgoing voters, learners); a member may be missing
+    /// (a node of the first configuration, whose address came from the command line). A node's own
+    /// `--peer` flag overrides the address it uses (for fault-injecting proxies).
+    ///
+    /// Encoding note: bincode cannot skip a missing trailing field, so adding this field changed the
+    /// encoding of every entry and snapshot; the storage layer decodes the old layout through its
+    /// `legacy` module (as a configuration without addresses).
+    pub addresses: BTreeMap<NodeId, String>,
 }
 
 impl ClusterConfig {
+    /// Every member: voters, outgoing voters and learners.
+    pub fn members(&self) -> BTreeSet<NodeId> {
+        let mut members = self.voters.clone();
+        members.extend(self.voters_outgoing.iter().copied());
+        members.extend(self.learners.iter().copied());
+        members
+    }
+
+    /// Drops the addresses of nodes that are not members.
+    pub fn prune_addresses(&mut self) {
+        let members = self.members();
+        self.addresses.retain(|id, _| members.contains(id));
+    }
+
     /// A configuration of voters only.
     pub fn with_voters(voters: impl IntoIterator<Item = NodeId>) -> Self {
         ClusterConfig {

@@ -9,6 +9,7 @@
 
 mod error;
 mod group_commit;
+mod legacy;
 mod log_state;
 mod record;
 mod recovery;

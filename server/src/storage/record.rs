@@ -9,6 +9,7 @@
 //! exactly the record that was encoded or is reported as damaged; decoding never panics and never
 //! allocates more than the frame's (bounded) length.
 
+use super::legacy;
 use crate::raft::types::{Entry, HardState, LogIndex, SnapshotMeta};
 use bincode::Options;
 
@@ -20,9 +21,13 @@ pub(crate) const FRAME_HEADER_BYTES: usize = 8;
 pub const RECORD_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 const KIND_HARD_STATE: u8 = 1;
-const KIND_ENTRIES: u8 = 2;
+/// Entries in the layout before `ClusterConfig::addresses` (read only, see `legacy.rs`).
+const KIND_ENTRIES_V1: u8 = 2;
 const KIND_TRUNCATE_FROM: u8 = 3;
-const KIND_COMPACT: u8 = 4;
+/// A compaction point in the layout before `ClusterConfig::addresses` (read only).
+const KIND_COMPACT_V1: u8 = 4;
+const KIND_ENTRIES: u8 = 5;
+const KIND_COMPACT: u8 = 6;
 
 /// A decoded record.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,7 +210,12 @@ pub(crate) fn decode_frame(buf: &[u8]) -> Result<Frame<'_>, FrameError> {
 pub(crate) fn is_known_kind(kind: u8) -> bool {
     matches!(
         kind,
-        KIND_HARD_STATE | KIND_ENTRIES | KIND_TRUNCATE_FROM | KIND_COMPACT
+        KIND_HARD_STATE
+            | KIND_ENTRIES
+            | KIND_TRUNCATE_FROM
+            | KIND_COMPACT
+            | KIND_ENTRIES_V1
+            | KIND_COMPACT_V1
     )
 }
 
@@ -217,6 +227,12 @@ pub(crate) fn decode_record(frame: &Frame<'_>) -> Result<Record, String> {
         KIND_ENTRIES => codec().deserialize(frame.payload).map(Record::Entries),
         KIND_TRUNCATE_FROM => codec().deserialize(frame.payload).map(Record::TruncateFrom),
         KIND_COMPACT => codec().deserialize(frame.payload).map(Record::Compact),
+        KIND_ENTRIES_V1 => codec()
+            .deserialize::<Vec<legacy::EntryV1>>(frame.payload)
+            .map(|old| Record::Entries(old.into_iter().map(Entry::from).collect())),
+        KIND_COMPACT_V1 => codec()
+            .deserialize::<legacy::SnapshotMetaV1>(frame.payload)
+            .map(|old| Record::Compact(old.into())),
         other => return Err(format!("unknown record kind {other}")),
     };
     decoded.map_err(|e| format!("record of kind {} does not decode: {e}", frame.kind))
@@ -288,6 +304,51 @@ mod tests {
                 Err(FrameError::Truncated { .. })
             ));
         }
+    }
+
+    #[test]
+    fn entries_of_the_layout_before_addresses_still_decode() {
+        // The old layout: a config entry with voters, outgoing voters and learners only.
+        #[derive(serde::Serialize)]
+        struct OldConfig(
+            std::collections::BTreeSet<NodeId>,
+            std::collections::BTreeSet<NodeId>,
+            std::collections::BTreeSet<NodeId>,
+        );
+        #[derive(serde::Serialize)]
+        enum OldPayload {
+            #[allow(dead_code)]
+            Noop,
+            #[allow(dead_code)]
+            Command(Vec<u8>),
+            Config(OldConfig),
+        }
+        let old = vec![(
+            Term(1),
+            LogIndex(1),
+            OldPayload::Config(OldConfig(
+                [NodeId(1), NodeId(2)].into(),
+                Default::default(),
+                Default::default(),
+            )),
+        )];
+        let mut body = vec![KIND_ENTRIES_V1];
+        body.extend(codec().serialize(&old).expect("encodes"));
+        let length = (body.len() as u32).to_le_bytes();
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&length), &body);
+        let mut frame = length.to_vec();
+        frame.extend_from_slice(&crc.to_le_bytes());
+        frame.extend_from_slice(&body);
+        let decoded = decode_record(&decode_frame(&frame).expect("valid frame")).expect("decodes");
+        let expected = Entry {
+            term: Term(1),
+            index: LogIndex(1),
+            payload: EntryPayload::Config(crate::raft::ClusterConfig::with_voters([
+                NodeId(1),
+                NodeId(2),
+            ])),
+        };
+        assert_eq!(decoded, Record::Entries(vec![expected]));
     }
 
     #[test]

@@ -19,7 +19,10 @@ pub const SNAPSHOT_FILES_KEPT: usize = 2;
 /// Bytes a snapshot file may hold (bounds what loading allocates).
 pub const SNAPSHOT_FILE_BYTES_MAX: u64 = 1 << 32;
 
-const MAGIC: &[u8; 8] = b"RKVSNAP1";
+/// The current layout (configurations with member addresses).
+const MAGIC: &[u8; 8] = b"RKVSNAP2";
+/// The layout before `ClusterConfig::addresses` (read only, see `legacy.rs`).
+const MAGIC_V1: &[u8; 8] = b"RKVSNAP1";
 const HEADER_BYTES: usize = 8 + 8 + 4;
 const PREFIX: &str = "snapshot-";
 const SUFFIX: &str = ".snap";
@@ -100,7 +103,7 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, StorageError> {
         return Err(corrupt(format!("{length} bytes is more than the maximum")));
     }
     let bytes = fs::read(path).map_err(|e| StorageError::io("read", path, e))?;
-    if bytes.len() < HEADER_BYTES || &bytes[..8] != MAGIC {
+    if bytes.len() < HEADER_BYTES || (&bytes[..8] != MAGIC && &bytes[..8] != MAGIC_V1) {
         return Err(corrupt(
             "not a snapshot file (bad magic or too short)".into(),
         ));
@@ -120,7 +123,12 @@ pub fn read_snapshot(path: &Path) -> Result<Snapshot, StorageError> {
     if crc32c::crc32c(body) != u32::from_le_bytes(crc) {
         return Err(corrupt("checksum mismatch".into()));
     }
-    bincode::deserialize(body).map_err(|e| corrupt(format!("does not decode: {e}")))
+    let decoded = if &bytes[..8] == MAGIC_V1 {
+        bincode::deserialize::<super::legacy::SnapshotV1>(body).map(Snapshot::from)
+    } else {
+        bincode::deserialize(body)
+    };
+    decoded.map_err(|e| corrupt(format!("does not decode: {e}")))
 }
 
 /// The newest snapshot in `dir` that loads and passes `acceptable`. Damaged files are logged as

@@ -5,6 +5,7 @@
 //! function of `RawNode` values and a seed, so a stateright model can reuse the same step functions.
 
 pub mod cluster;
+mod durability_scenarios;
 mod membership_scenarios;
 pub mod network;
 pub mod random;

@@ -224,3 +224,62 @@ fn compaction_refuses_a_snapshot_that_does_not_fit() {
     assert!(node.compact(bogus).is_err());
     assert_eq!(node.log_entries().len(), 5);
 }
+
+#[test]
+fn an_incoming_snapshot_larger_than_the_bound_is_aborted_and_a_smaller_one_installs() {
+    let config = Config {
+        snapshot_bytes_max: 10,
+        ..Config::new(N2)
+    };
+    let initial = InitialState {
+        bootstrap_config: ClusterConfig::with_voters([N1, N2, N3]),
+        ..Default::default()
+    };
+    let mut follower = RawNode::new(config, initial, 7).expect("valid");
+    let meta = |index: u64| SnapshotMeta {
+        last_included_index: LogIndex(index),
+        last_included_term: Term(1),
+        config: ClusterConfig::with_voters([N1, N2, N3]),
+    };
+    let chunk = |index: u64, offset: u64, data: &[u8], done: bool| Message {
+        from: N1,
+        to: N2,
+        term: Term(1),
+        body: MessageBody::InstallSnapshot {
+            meta: meta(index),
+            offset,
+            data: data.to_vec(),
+            done,
+        },
+    };
+    let answers = |node: &mut RawNode| {
+        let ready = node.ready();
+        ready
+            .messages
+            .into_iter()
+            .chain(ready.persisted_messages)
+            .filter_map(|m| match m.body {
+                MessageBody::InstallSnapshotResponse {
+                    next_offset, done, ..
+                } => Some((next_offset, done)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    follower.step(chunk(50, 0, b"abcdef", false));
+    assert_eq!(answers(&mut follower), vec![(6, false)]);
+    // 6 + 6 > 10: aborted, the leader is asked to start over, nothing is installed.
+    follower.step(chunk(50, 6, b"ghijkl", true));
+    assert_eq!(answers(&mut follower), vec![(0, false)]);
+    assert_eq!(follower.oversized_snapshots(), 1);
+    assert_eq!(follower.snapshot_index(), LogIndex(0));
+    // The buffer was dropped: a resent second chunk is not appended to anything.
+    follower.step(chunk(50, 6, b"gh", true));
+    assert_eq!(answers(&mut follower), vec![(0, false)]);
+    assert_eq!(follower.snapshot_index(), LogIndex(0));
+    // A snapshot within the bound installs.
+    follower.step(chunk(60, 0, b"abcde", false));
+    follower.step(chunk(60, 5, b"fghij", true));
+    assert_eq!(answers(&mut follower), vec![(5, false), (10, true)]);
+    assert_eq!(follower.snapshot_index(), LogIndex(60));
+}
