@@ -109,12 +109,13 @@ impl Wal {
     pub fn open(dir: &Path, options: WalOptions) -> Result<(Wal, InitialState), StorageError> {
         let recovered = recovery::recover(dir, options.skip_fsync)?;
         let state = recovered.state.map_items(|entry| entry.term);
-        let initial_state = InitialState {
+        let mut initial_state = InitialState {
             hard_state: recovered.state.hard_state.clone(),
             snapshot_meta: recovered.state.snapshot_meta.clone(),
             entries: recovered.state.into_items().into(),
             bootstrap_config: Default::default(),
         };
+        catch_up_hard_state_term(&mut initial_state, dir);
         let wal = Wal {
             dir: dir.to_path_buf(),
             options,
@@ -407,4 +408,31 @@ fn split_into_records(entries: &[Entry]) -> Result<Vec<&[Entry]>, StorageError> 
         chunks.push(&entries[chunk_start..]);
     }
     Ok(chunks)
+}
+
+/// A write batch holds entries and then the hard state, so a write torn between them (or a power cut
+/// that kept only the first part) can leave entries of a term newer than the recovered hard state: a
+/// follower that learned the new term and the leader's entries in the same batch. Raise the term to the
+/// last entry's term with no vote. That is safe: the node never voted in that term (a vote is persisted
+/// before it is sent, and any earlier durable hard state of that term would have been recovered), and
+/// the commit index stays the one that was durable. Writing the hard state first instead would be
+/// unsafe: a torn write could then keep a commit index that points at a not-yet-replaced conflicting
+/// entry.
+/// Only the core's copy is raised: the WAL keeps the durable hard state, which the next hard state the
+/// core hands out replaces.
+fn catch_up_hard_state_term(state: &mut InitialState, dir: &Path) {
+    let Some(last) = state.entries.last() else {
+        return;
+    };
+    if last.term > state.hard_state.term {
+        tracing::warn!(
+            dir = %dir.display(),
+            hard_state_term = state.hard_state.term.0,
+            last_log_term = last.term.0,
+            "the WAL's last write was torn between entries and hard state; raising the term to the last \
+             entry's term with no vote"
+        );
+        state.hard_state.term = last.term;
+        state.hard_state.voted_for = None;
+    }
 }

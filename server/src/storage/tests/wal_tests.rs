@@ -103,7 +103,13 @@ fn log_spans_several_segments_and_replays_across_them() {
     let mut expected = entries(1, 29, 1);
     expected.extend(entries(30, 35, 2));
     assert_eq!(initial.entries, expected);
-    assert_eq!(initial.hard_state, hard_state(1, 39));
+    // The term-2 entries came without a term-2 hard state: the term is raised, the vote dropped.
+    let raised = crate::raft::types::HardState {
+        term: Term(2),
+        voted_for: None,
+        ..hard_state(1, 39)
+    };
+    assert_eq!(initial.hard_state, raised);
     assert_eq!(wal.segment_count(), segments);
 }
 
@@ -443,4 +449,27 @@ fn batches_larger_than_one_record_are_split_and_single_huge_entries_refused() {
     drop(wal);
     let (_, initial) = open(dir.path());
     assert_eq!(initial.entries, batch);
+}
+
+/// A write torn after the entries of a new term but before the hard state that goes with them: the node
+/// must still start (the core refuses a hard state behind the log), in the new term without a vote.
+#[test]
+fn entries_newer_than_the_hard_state_raise_the_term_without_a_vote() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut wal, _) = open(dir.path());
+    wal.append(Some(&hard_state(1, 2)), &entries(1, 2, 1))
+        .expect("append");
+    // What survives of the torn batch: the term-3 entries, not the term-3 hard state.
+    wal.append(None, &entries(3, 3, 3)).expect("append");
+    wal.sync().expect("sync");
+    drop(wal);
+
+    let (_, initial) = open(dir.path());
+    assert_eq!(initial.hard_state.term, Term(3));
+    assert_eq!(initial.hard_state.voted_for, None);
+    assert_eq!(initial.hard_state.commit_index, LogIndex(2));
+    let mut config = crate::raft::Config::new(crate::raft::NodeId(1));
+    config.election_timeout_ticks_min = 10;
+    config.election_timeout_ticks_max = 20;
+    assert!(crate::raft::RawNode::new(config, initial, 7).is_ok());
 }
