@@ -35,6 +35,7 @@ fn config(name: &str, seed: u64, kind: WorkloadKind, nemesis: &str, bugs: Vec<Bu
         check_time_limit_secs: 60.0,
         election_timeout_ms: (150, 300),
         heartbeat_ms: 30,
+        snapshot_threshold: 100,
     }
 }
 
@@ -87,6 +88,15 @@ fn a_clean_cluster_under_partitions_and_kills_is_linearizable(
         );
     }
     assert!(store.path().join("latest").exists(), "store/latest missing");
+    let mut node_logs = String::new();
+    for id in 1..=config.nodes {
+        node_logs += &std::fs::read_to_string(dir.join(format!("node-{id}.log")))?;
+    }
+    assert!(
+        node_logs.contains("snapshot taken; log compacted"),
+        "with --snapshot-threshold {} the nodes compact their logs during the run",
+        config.snapshot_threshold
+    );
     let counts = outcome.results.counts;
     assert!(counts.ok > 100, "too few successful operations: {counts:?}");
     assert!(

@@ -32,6 +32,9 @@ pub struct ServerOptions {
     pub election_timeout_ms_max: Option<u64>,
     /// `--heartbeat-ms`.
     pub heartbeat_ms: Option<u64>,
+    /// `--snapshot-threshold`.
+    #[serde(default)]
+    pub snapshot_threshold: Option<u64>,
     /// One `--bug NAME` per switch.
     pub bugs: Vec<Bug>,
     /// `--unsafe-lose-unsynced-writes` (needed by the `lost-writes` fault).
@@ -87,6 +90,7 @@ pub fn raftkv_args(
         ("--election-timeout-ms-min", options.election_timeout_ms_min),
         ("--election-timeout-ms-max", options.election_timeout_ms_max),
         ("--heartbeat-ms", options.heartbeat_ms),
+        ("--snapshot-threshold", options.snapshot_threshold),
     ];
     for (flag, value) in numeric {
         if let Some(value) = value {
@@ -206,6 +210,7 @@ mod tests {
             election_timeout_ms_min: Some(150),
             election_timeout_ms_max: Some(300),
             heartbeat_ms: Some(30),
+            snapshot_threshold: Some(500),
             bugs: vec![Bug::StaleRead, Bug::NoDedup],
             unsafe_lose_unsynced_writes: true,
             extra_args: vec!["--extra".to_string()],
@@ -237,6 +242,8 @@ mod tests {
             "300",
             "--heartbeat-ms",
             "30",
+            "--snapshot-threshold",
+            "500",
             "--bug",
             "stale-read",
             "--bug",

@@ -85,6 +85,10 @@ pub struct TestArgs {
     /// Heartbeat interval of the nodes, in milliseconds.
     #[arg(long, default_value_t = 30)]
     pub heartbeat_ms: u64,
+    /// Nodes snapshot and compact their logs after this many applied entries (0: never); small, so that
+    /// compaction and InstallSnapshot happen under the faults.
+    #[arg(long, default_value_t = crate::run::config::SNAPSHOT_THRESHOLD_DEFAULT)]
+    pub snapshot_threshold: u64,
     /// Where run folders go.
     #[arg(long, default_value = "store")]
     pub store: PathBuf,
@@ -147,6 +151,7 @@ impl TestArgs {
             check_time_limit_secs: self.check_time_limit,
             election_timeout_ms: (self.election_timeout_ms_min, self.election_timeout_ms_max),
             heartbeat_ms: self.heartbeat_ms,
+            snapshot_threshold: self.snapshot_threshold,
         };
         config.validate()?;
         Ok(config)

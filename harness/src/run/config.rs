@@ -52,6 +52,17 @@ pub struct TestConfig {
     pub election_timeout_ms: (u64, u64),
     /// Heartbeat interval of the nodes, in milliseconds.
     pub heartbeat_ms: u64,
+    /// Nodes snapshot and compact their logs after this many applied entries (0: never), so that runs
+    /// exercise compaction and InstallSnapshot under faults. Absent in older `test.json` files.
+    #[serde(default = "default_snapshot_threshold")]
+    pub snapshot_threshold: u64,
+}
+
+/// The default of [`TestConfig::snapshot_threshold`]: small, so a default run snapshots dozens of times.
+pub const SNAPSHOT_THRESHOLD_DEFAULT: u64 = 500;
+
+fn default_snapshot_threshold() -> u64 {
+    SNAPSHOT_THRESHOLD_DEFAULT
 }
 
 impl TestConfig {
@@ -138,4 +149,25 @@ pub struct RunPlace {
     pub store: PathBuf,
     /// An explicit raftkv binary, else found or built.
     pub binary: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `test.json` written before `snapshot_threshold` existed still replays, with the default.
+    #[test]
+    fn older_test_json_without_snapshot_threshold_gets_the_default() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("test.json");
+        let old = r#"{"name":"raftkv","seed":7,"nodes":3,"workload":{"kind":"kv","keys":1},"concurrency":2,
+            "rate":10.0,"time_limit_secs":5.0,"warmup_secs":1.0,"recovery_secs":1.0,
+            "nemesis":[{"fault":"kill","target":"one"}],
+            "nemesis_interval_secs":2.0,"bugs":[],"operation_timeout_ms":1000,"attempt_timeout_ms":200,
+            "check_time_limit_secs":10.0,"election_timeout_ms":[150,300],"heartbeat_ms":30}"#;
+        std::fs::write(&path, old).expect("write");
+        let config = TestConfig::read(&path).expect("an older test.json loads");
+        assert_eq!(config.snapshot_threshold, SNAPSHOT_THRESHOLD_DEFAULT);
+        assert_eq!(config.seed, 7);
+    }
 }

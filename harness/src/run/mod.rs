@@ -108,6 +108,7 @@ pub fn run(
             election_timeout_ms_min: Some(config.election_timeout_ms.0),
             election_timeout_ms_max: Some(config.election_timeout_ms.1),
             heartbeat_ms: Some(config.heartbeat_ms),
+            snapshot_threshold: Some(config.snapshot_threshold),
             bugs: config.bugs.clone(),
             unsafe_lose_unsynced_writes: config.needs_lost_writes(),
             extra_args: Vec::new(),
