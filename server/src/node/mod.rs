@@ -72,8 +72,10 @@ pub struct NodeConfig {
     pub snapshot_bytes_max: u64,
 }
 
-/// Default of [`NodeConfig::snapshot_threshold`].
-pub const SNAPSHOT_THRESHOLD_DEFAULT: u64 = 10_000;
+/// Default of [`NodeConfig::snapshot_threshold`]: etcd's default `--snapshot-count`. Every snapshot
+/// serializes the whole state on a blocking thread; far smaller values cost throughput and tail latency
+/// under heavy write load (BENCHMARKS.md measures it).
+pub const SNAPSHOT_THRESHOLD_DEFAULT: u64 = 100_000;
 
 impl NodeConfig {
     /// A configuration with the default timing (10 ms ticks, elections after 150–300 ms, heartbeats every
