@@ -19,17 +19,23 @@
 //!   operation had no effect; a request or answer that is lost leaves the operation in flight forever.
 //! - `max_crashes` bounds how many servers are down at the same time (stateright's semantics), not the
 //!   number of crash-restart cycles, which the term and log bounds keep finite.
-//! - On the unordered non-duplicating networks a state holding two copies of the same in-flight message
-//!   is outside the boundary: a second copy only adds duplication (the duplicating network covers it),
-//!   and without this bound a leader's repeated identical heartbeats make the space infinite.
+//! - On the unordered non-duplicating networks a state holding two copies of the same live in-flight
+//!   message is outside the boundary: a second copy only adds duplication (the duplicating network covers
+//!   it), and without this bound a leader's repeated identical heartbeats make the space infinite. Dead
+//!   messages (whose delivery can never change anything, see [`reduction`]) are ignored by this bound
+//!   and left out of the symmetry representative.
+//! - Search strategies: DFS with symmetry (exhaustive), BFS (shortest counterexample) and seeded random
+//!   walks ([`walk`], never exhaustive, for deep counterexamples such as Figure 8).
 
 pub mod actor;
 pub mod history;
 pub mod properties;
+pub mod reduction;
 pub mod render;
 pub mod runner;
 pub mod spec;
 pub mod symmetry;
+pub mod walk;
 
 use actor::{ClientActor, RaftActor, ServerActor};
 use history::ClientHistory;
@@ -39,6 +45,8 @@ use spec::RegisterOp;
 use stateright::actor::{ActorModel, ActorModelState, Id, LossyNetwork, Network};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// The model type.
 pub type RaftModel = ActorModel<RaftActor, ModelConfig, ClientHistory>;
@@ -98,6 +106,36 @@ impl FromStr for NetworkKind {
     }
 }
 
+/// Ends a running search: once raised, every state is outside the boundary, so the checker's workers
+/// drain their queues without expanding anything and stop. Why: stateright 0.31 checks its timeout only
+/// when a worker asks for new work, which a single DFS worker never does, so its `timeout` does not
+/// stop it. The flag is not part of the model's identity (equal and hashed alike whatever its value).
+#[derive(Clone, Debug, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    /// Asks the search to stop.
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    /// Whether the search was asked to stop.
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl PartialEq for StopFlag {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for StopFlag {}
+
+impl std::hash::Hash for StopFlag {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
 /// A configuration the model cannot run.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid model configuration: {0}")]
@@ -128,6 +166,8 @@ pub struct ModelConfig {
     pub entries_per_append: Option<usize>,
     /// Bug switches.
     pub bugs: BugSet,
+    /// Raised by the runner to end the search (see [`StopFlag`]).
+    pub stop: StopFlag,
 }
 
 impl Default for ModelConfig {
@@ -143,6 +183,7 @@ impl Default for ModelConfig {
             pre_vote: true,
             entries_per_append: None,
             bugs: BugSet::none(),
+            stop: StopFlag::default(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! include it (a leader that crashed still counts for Election Safety in its term).
 
 use crate::raft_model::actor::{ActorState, ModelMsg, ServerState};
+use crate::raft_model::reduction;
 use crate::raft_model::{ModelConfig, NetworkKind, RaftModel, RaftModelState};
 use raftkv::raft::{Entry, MessageBody, NodeId, Role, Term};
 use stateright::actor::Network;
@@ -47,8 +48,12 @@ pub fn servers(state: &RaftModelState) -> impl Iterator<Item = &ServerState> {
     })
 }
 
-/// The boundary: terms, log lengths and (on non-duplicating networks) one copy per in-flight message.
+/// The boundary: terms, log lengths and (on non-duplicating networks) one copy per in-flight message
+/// that is not dead (see [`reduction`]; dead copies are irrelevant).
 pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
+    if cfg.stop.is_raised() {
+        return false;
+    }
     let bounded = servers(state)
         .all(|s| s.term().0 <= cfg.max_term && s.node.log_entries().len() <= cfg.max_log);
     if !bounded {
@@ -58,7 +63,9 @@ pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
         (
             Network::UnorderedNonDuplicating(multiset),
             NetworkKind::Unordered | NetworkKind::Lossy,
-        ) => multiset.values().all(|copies| *copies <= 1),
+        ) => multiset
+            .iter()
+            .all(|(env, copies)| *copies <= 1 || reduction::is_dead(state, env.dst, &env.msg)),
         _ => true,
     }
 }

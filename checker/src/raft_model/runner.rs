@@ -7,15 +7,14 @@
 
 use crate::raft_model::properties::ALWAYS;
 use crate::raft_model::symmetry;
-use crate::raft_model::{ModelConfig, ModelConfigError, RaftModel, RaftModelState};
-use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, UniformChooser};
+use crate::raft_model::walk::{self, WalkBudget};
+use crate::raft_model::{ModelConfig, ModelConfigError, RaftModel, RaftModelState, StopFlag};
+use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How often the progress callback runs.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Random walks are cut at this depth.
-pub const SIMULATION_DEPTH_MAX: usize = 200;
 
 /// The search strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,8 +23,8 @@ pub enum Strategy {
     Bfs,
     /// Depth-first, with symmetry reduction over server ids when enabled.
     Dfs,
-    /// Random walks from `seed` within the boundary (stateright's simulation checker): never
-    /// exhaustive, but reaches deep counterexamples (e.g. Figure 8) that BFS cannot reach in time.
+    /// Seeded random walks within the boundary (see [`walk`]): never exhaustive, but reaches deep
+    /// counterexamples (e.g. Figure 8) that BFS cannot reach in time.
     Simulation {
         /// The root seed; the same seed replays the same walks.
         seed: u64,
@@ -45,6 +44,9 @@ pub struct RunOptions {
     pub time_limit: Option<Duration>,
     /// Stop after about this many generated states.
     pub max_states: Option<usize>,
+    /// Do not expand states this many steps from the start (a depth-bounded search is incomplete:
+    /// the run is then never reported exhausted; use it to hunt bugs, not to verify).
+    pub max_depth: Option<usize>,
 }
 
 impl Default for RunOptions {
@@ -55,6 +57,7 @@ impl Default for RunOptions {
             symmetry: true,
             time_limit: None,
             max_states: None,
+            max_depth: None,
         }
     }
 }
@@ -161,8 +164,16 @@ pub fn run_check(
     options: &RunOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RunReport, ModelConfigError> {
+    // A fresh stop flag per run, so that a configuration reused after a timed-out run still runs.
+    let config = ModelConfig {
+        stop: StopFlag::default(),
+        ..config.clone()
+    };
     let model = config.clone().into_model()?;
     let started = Instant::now();
+    if let Strategy::Simulation { seed } = options.strategy {
+        return Ok(run_walks(&model, seed, options, started, progress));
+    }
     let mut builder = model
         .checker()
         .threads(options.threads.max(1))
@@ -173,23 +184,28 @@ pub fn run_check(
     if let Some(max_states) = options.max_states {
         builder = builder.target_state_count(max_states);
     }
+    if let Some(max_depth) = options.max_depth {
+        builder = builder.target_max_depth(max_depth);
+    }
     let checker: Box<dyn Checker<RaftModel>> = match options.strategy {
         Strategy::Bfs => Box::new(builder.spawn_bfs()),
         Strategy::Dfs if options.symmetry => {
             Box::new(builder.symmetry_fn(symmetry::representative).spawn_dfs())
         }
-        Strategy::Dfs => Box::new(builder.spawn_dfs()),
-        Strategy::Simulation { seed } => Box::new(
-            builder
-                .target_max_depth(SIMULATION_DEPTH_MAX)
-                .spawn_simulation(seed, UniformChooser),
-        ),
+        // Walks returned above; the arm only completes the match.
+        Strategy::Dfs | Strategy::Simulation { .. } => Box::new(builder.spawn_dfs()),
     };
     let mut checker = checker;
     let handles = checker.handles();
     let mut last_report = Instant::now();
     while !handles.iter().all(|h| h.is_finished()) {
         std::thread::sleep(Duration::from_millis(20));
+        if options
+            .time_limit
+            .is_some_and(|limit| started.elapsed() >= limit)
+        {
+            config.stop.raise();
+        }
         if last_report.elapsed() >= PROGRESS_INTERVAL {
             last_report = Instant::now();
             progress(Progress {
@@ -212,16 +228,64 @@ pub fn run_check(
     }
     let elapsed = started.elapsed();
     let states_generated = checker.state_count();
-    let timed_out = options.time_limit.is_some_and(|limit| elapsed >= limit);
+    let timed_out = config.stop.is_raised();
     let capped = options
         .max_states
         .is_some_and(|max| states_generated >= max);
     let discoveries = checker.discoveries();
     let violation_found = ALWAYS.iter().any(|name| discoveries.contains_key(name));
-    let simulated = matches!(options.strategy, Strategy::Simulation { .. });
-    let exhausted = !timed_out && !capped && !violation_found && !simulated;
-    let properties = checker
-        .model()
+    let exhausted = !timed_out && !capped && !violation_found && options.max_depth.is_none();
+    Ok(RunReport {
+        states_generated,
+        unique_states: checker.unique_state_count(),
+        max_depth: checker.max_depth(),
+        elapsed,
+        exhausted,
+        properties: property_results(checker.model(), &discoveries, exhausted),
+    })
+}
+
+/// Random walks (never exhaustive); `unique_states` reports the states visited.
+fn run_walks(
+    model: &RaftModel,
+    seed: u64,
+    options: &RunOptions,
+    started: Instant,
+    progress: &mut dyn FnMut(Progress),
+) -> RunReport {
+    let mut on_progress = |visited: usize, depth: usize| {
+        progress(Progress {
+            states_generated: visited,
+            unique_states: visited,
+            max_depth: depth,
+            elapsed: started.elapsed(),
+        })
+    };
+    let budget = WalkBudget {
+        deadline: options.time_limit.map(|limit| started + limit),
+        max_states: options.max_states,
+        progress: &mut on_progress,
+        interval: PROGRESS_INTERVAL,
+    };
+    let report = walk::random_walks(model, seed, budget);
+    let discoveries: HashMap<&'static str, _> = report.discoveries.into_iter().collect();
+    RunReport {
+        states_generated: report.states_visited,
+        unique_states: report.states_visited,
+        max_depth: report.max_depth,
+        elapsed: started.elapsed(),
+        exhausted: false,
+        properties: property_results(model, &discoveries, false),
+    }
+}
+
+/// Each property's outcome given the discoveries and whether the space was exhausted.
+fn property_results(
+    model: &RaftModel,
+    discoveries: &HashMap<&'static str, Path<RaftModelState, ModelAction>>,
+    exhausted: bool,
+) -> Vec<PropertyResult> {
+    model
         .properties()
         .into_iter()
         .map(|p| {
@@ -239,13 +303,5 @@ pub fn run_check(
                 outcome,
             }
         })
-        .collect();
-    Ok(RunReport {
-        states_generated,
-        unique_states: checker.unique_state_count(),
-        max_depth: checker.max_depth(),
-        elapsed,
-        exhausted,
-        properties,
-    })
+        .collect()
 }

@@ -8,6 +8,8 @@
 //! consistently, so it is the same state under another naming. Clients are not permuted: each client's
 //! script differs.
 //!
+//! The representative also leaves out dead envelopes (see [`reduction`] for why that is sound).
+//!
 //! Guarantees: `representative` returns the same value for every permutation of a state (it minimises a
 //! deterministic hash over all permutations that order servers by an id-free key, trying every order
 //! of servers whose keys tie).
@@ -15,10 +17,11 @@
 use crate::raft_model::actor::{
     actor_of, node_of, ActorState, ClientPhase, ClientState, Durable, ModelMsg, ServerState,
 };
+use crate::raft_model::reduction;
 use crate::raft_model::RaftModelState;
 use raftkv::raft::relabel::{relabel_entry, relabel_hard_state, relabel_message};
 use raftkv::raft::{NodeId, Role};
-use stateright::actor::Id;
+use stateright::actor::{Id, Network};
 use stateright::{Rewrite, RewritePlan};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -128,7 +131,7 @@ fn permuted(state: &RaftModelState, perm: &Vec<usize>) -> RaftModelState {
     }
     RaftModelState {
         actor_states,
-        network: state.network.rewrite(&plan),
+        network: live_network(state, &plan),
         timers_set: (0..count)
             .map(|i| state.timers_set[reorder(i)].clone())
             .collect(),
@@ -142,6 +145,25 @@ fn permuted(state: &RaftModelState, perm: &Vec<usize>) -> RaftModelState {
                     .map(|d| relabel_durable(d, &f))
             })
             .collect(),
+    }
+}
+
+/// The network renamed by `plan`, without dead envelopes (see [`reduction`]): states that differ only
+/// in dead envelopes get the same representative.
+fn live_network(state: &RaftModelState, plan: &RewritePlan<Id, Vec<usize>>) -> Network<ModelMsg> {
+    match &state.network {
+        Network::UnorderedNonDuplicating(multiset) => {
+            let mut envelopes = Vec::with_capacity(multiset.len());
+            for (env, copies) in multiset.iter() {
+                if reduction::is_dead(state, env.dst, &env.msg) {
+                    continue;
+                }
+                let env = env.rewrite(plan);
+                envelopes.extend(std::iter::repeat_n(env, *copies));
+            }
+            Network::new_unordered_nonduplicating(envelopes)
+        }
+        other => other.rewrite(plan),
     }
 }
 

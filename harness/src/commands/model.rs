@@ -7,7 +7,7 @@
 
 use checker::raft_model::render::render_path;
 use checker::raft_model::runner::{run_check, PropertyOutcome, RunOptions, RunReport, Strategy};
-use checker::raft_model::{ModelConfig, NetworkKind};
+use checker::raft_model::{ModelConfig, NetworkKind, StopFlag};
 use clap::Args;
 use raftkv::bugs::{Bug, BugSet};
 use stateright::{Checker, Model};
@@ -74,6 +74,9 @@ pub struct ModelArgs {
     /// Stop after about this many generated states.
     #[arg(long)]
     pub max_states: Option<usize>,
+    /// Do not expand states beyond this depth (bug hunting only: the run is never exhaustive).
+    #[arg(long)]
+    pub max_depth: Option<usize>,
     /// Where to write a counterexample.
     #[arg(long, default_value = "model-counterexample.txt")]
     pub out: PathBuf,
@@ -98,6 +101,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         pre_vote: !args.no_pre_vote,
         entries_per_append: args.entries_per_append,
         bugs,
+        stop: StopFlag::default(),
     };
     config.validate().map_err(|e| e.to_string())?;
     let time_limit = match args.time_limit {
@@ -118,6 +122,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         symmetry: !args.no_symmetry,
         time_limit,
         max_states: args.max_states,
+        max_depth: args.max_depth,
     };
     Ok((config, options))
 }
@@ -166,6 +171,10 @@ pub fn run(args: &ModelArgs) -> i32 {
 }
 
 fn explore(config: ModelConfig, address: &str) -> i32 {
+    if let Err(error) = address.parse::<std::net::SocketAddr>() {
+        eprintln!("error: --explore needs IP:PORT (e.g. 127.0.0.1:3000): {error}");
+        return EXIT_BAD_INPUT;
+    }
     let model = match config.into_model() {
         Ok(model) => model,
         Err(error) => {
