@@ -48,6 +48,8 @@ use tokio::sync::{mpsc, oneshot};
 pub const MAX_INFLIGHT_PERSISTS: usize = 64;
 /// Events handled between two looks at `Ready` (so ticks and persist completions are not starved).
 pub const EVENTS_PER_TURN_MAX: usize = 256;
+/// How long shutdown waits for a snapshot that is being written.
+const SNAPSHOT_SHUTDOWN_WAIT_MAX: Duration = Duration::from_secs(60);
 /// `Ready` batches handled in one go before going back to events.
 const READY_PER_TURN_MAX: usize = 16;
 
@@ -282,6 +284,14 @@ impl Driver {
                 break Err(err);
             }
         };
+        if self.snapshot_in_progress {
+            // Let the writer finish its file, so the node is really stopped (nothing writes to its data
+            // dir) when `run` returns. The start-up recovery finishes the compaction this skips.
+            match tokio::time::timeout(SNAPSHOT_SHUTDOWN_WAIT_MAX, snapshot_done.recv()).await {
+                Ok(_) => tracing::info!("the snapshot in progress finished before shutdown"),
+                Err(_) => tracing::warn!("a snapshot was still being written at shutdown"),
+            }
+        }
         (self.storage, result)
     }
 
