@@ -1,7 +1,8 @@
 //! Scripted membership scenarios: bad requests are refused without changing the configuration; a
 //! learner is promoted once caught up; a removed leader steps down once its removal commits; an
 //! uncommitted configuration is reverted when a new leader truncates it; joint consensus needs
-//! majorities of both the old and the new voter sets.
+//! majorities of both the old and the new voter sets; a removed node that missed its removal does not
+//! disrupt the cluster.
 
 use super::cluster::Cluster;
 use crate::raft::safety::Violation;
@@ -173,5 +174,49 @@ fn joint_consensus_needs_majorities_of_both_sets() -> Result<(), Violation> {
         "C_new was appended: {cluster:?}"
     );
     assert!(!c.node(N1).config_change_in_flight());
+    Ok(())
+}
+
+/// A node removed while it heard nothing still believes it is a voter and campaigns: with pre-vote it
+/// never wins a pre-vote (everyone hears from a live leader), and without pre-vote its higher-term vote
+/// requests are ignored under the leader lease; either way the leader and the term stay.
+#[test]
+fn a_removed_node_that_missed_its_removal_does_not_disrupt_the_leader() -> Result<(), Violation> {
+    for pre_vote in [true, false] {
+        let config_of = |id| {
+            let mut config = Config::new(id);
+            config.pre_vote = pre_vote;
+            config
+        };
+        let mut c = Cluster::new(4, config_of, 8);
+        elect(&mut c, N1)?;
+        settle(&mut c, N1)?;
+        let removed = c.change_membership(N1, |raw| raw.remove_member(N4))?;
+        assert!(matches!(removed, Some(Ok(_))));
+        let cut_off = |m: &Message| m.to != N4 && m.from != N4;
+        c.deliver_all(100, cut_off)?;
+        c.fire_heartbeat_timeout(N1)?;
+        c.deliver_all(100, cut_off)?;
+        assert_eq!(c.node(N1).cluster().voters, voters(&[N1, N2, N3]));
+        assert!(
+            c.node(N4).cluster().voters.contains(&N4),
+            "N4 missed its removal"
+        );
+        let terms: Vec<_> = [N1, N2, N3].iter().map(|&id| c.term(id)).collect();
+        for _ in 0..5 {
+            c.fire_election_timeout(N4)?;
+            let role = c.node(N4).status().role;
+            assert!(
+                matches!(role, Role::PreCandidate | Role::Candidate),
+                "pre-vote {pre_vote}: N4 campaigns ({role:?})"
+            );
+            c.stabilize()?;
+            c.fire_heartbeat_timeout(N1)?;
+            c.stabilize()?;
+        }
+        assert_eq!(c.leader(), Some(N1), "pre-vote {pre_vote}: N1 still leads");
+        let after: Vec<_> = [N1, N2, N3].iter().map(|&id| c.term(id)).collect();
+        assert_eq!(after, terms, "pre-vote {pre_vote}: no term moved");
+    }
     Ok(())
 }
