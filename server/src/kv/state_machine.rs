@@ -12,8 +12,8 @@
 
 use super::command::{Command, KvError, LoggedCommand, Response};
 use crate::raft::{Entry, EntryPayload, LogIndex};
-use serde::{Deserialize, Serialize};
 use imbl::OrdMap;
+use serde::{Deserialize, Serialize};
 
 /// The last request applied for one client.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
