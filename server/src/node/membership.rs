@@ -67,6 +67,9 @@ enum WaitFor {
 struct Waiter {
     index: LogIndex,
     term: Term,
+    /// The entry was seen committed with its own term: it can no longer be replaced, so a later
+    /// compaction of it (a snapshot while waiting for the change to settle) changes nothing.
+    committed: bool,
     wait_for: WaitFor,
     reply: MembershipReply,
 }
@@ -317,6 +320,7 @@ impl MembershipWaiters {
                 self.waiting.push(Waiter {
                     index,
                     term,
+                    committed: false,
                     wait_for,
                     reply,
                 });
@@ -342,10 +346,14 @@ impl MembershipWaiters {
         }
         let status = raw.status();
         let waiting = std::mem::take(&mut self.waiting);
-        for waiter in waiting {
+        for mut waiter in waiting {
             let term_now = raw.log_term(waiter.index);
-            let replaced = term_now.is_some_and(|t| t != waiter.term)
-                || (term_now.is_none() && waiter.index > status.last_index);
+            if term_now == Some(waiter.term) && status.commit_index >= waiter.index {
+                waiter.committed = true;
+            }
+            let replaced = !waiter.committed
+                && (term_now.is_some_and(|t| t != waiter.term)
+                    || (term_now.is_none() && waiter.index > status.last_index));
             let done = match waiter.wait_for {
                 WaitFor::Durable => status.persisted_index >= waiter.index,
                 WaitFor::Committed => status.commit_index >= waiter.index,
@@ -353,8 +361,14 @@ impl MembershipWaiters {
                     status.commit_index >= waiter.index && !raw.config_change_in_flight()
                 }
             };
+            // Compacted away before it could be checked (an old leader that received a snapshot): the
+            // index is committed, but perhaps with another leader's entry, so the outcome is unknown.
+            let unverifiable =
+                !waiter.committed && term_now.is_none() && waiter.index <= status.last_index;
             if replaced {
                 let _ = waiter.reply.send(Err(RequestError::ProposalDropped));
+            } else if unverifiable {
+                let _ = waiter.reply.send(Err(RequestError::LeadershipLost));
             } else if done {
                 let _ = waiter.reply.send(Ok(members_info(raw, routes)));
             } else {
