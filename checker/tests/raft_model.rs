@@ -23,6 +23,7 @@ fn tiny(bugs: BugSet) -> ModelConfig {
         network: NetworkKind::Unordered,
         pre_vote: false,
         entries_per_append: None,
+        inflight_appends: None,
         bugs,
         stop: StopFlag::default(),
     }

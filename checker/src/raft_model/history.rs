@@ -20,6 +20,9 @@ pub struct ClientHistory {
     pub invoked: Vec<u8>,
     /// Operations returned per client.
     pub returned: Vec<u8>,
+    /// 0 in every model state; only the symmetry stand-in (see `symmetry::representative`) sets it,
+    /// to the fingerprint of the representative it stands for.
+    pub symmetry_class: u64,
 }
 
 impl ClientHistory {
@@ -29,6 +32,15 @@ impl ClientHistory {
             tester: LinearizabilityTester::new(CasRegister::default()),
             invoked: vec![0; clients],
             returned: vec![0; clients],
+            symmetry_class: 0,
+        }
+    }
+
+    /// The history of the symmetry stand-in state for the class with fingerprint `class`.
+    pub fn stand_in(class: u64) -> ClientHistory {
+        ClientHistory {
+            symmetry_class: class,
+            ..ClientHistory::new(0)
         }
     }
 

@@ -164,6 +164,11 @@ pub struct ModelConfig {
     /// 1 makes a leader probe old entries one by one, the only way the Figure 8 bug (`commit-old-term`)
     /// can bite in a core that appends a no-op on election and batches appends.
     pub entries_per_append: Option<usize>,
+    /// Appends in flight per follower (the core's `max_inflight_appends`); None keeps the core's default.
+    /// 1 (a valid production setting: stop-and-wait replication) removes the states in which a leader
+    /// has several appends to one follower in flight, so it shrinks the space a lot; it loses coverage
+    /// of reordered pipelined appends.
+    pub inflight_appends: Option<usize>,
     /// Bug switches.
     pub bugs: BugSet,
     /// Raised by the runner to end the search (see [`StopFlag`]).
@@ -182,6 +187,7 @@ impl Default for ModelConfig {
             network: NetworkKind::Unordered,
             pre_vote: true,
             entries_per_append: None,
+            inflight_appends: None,
             bugs: BugSet::none(),
             stop: StopFlag::default(),
         }
@@ -234,6 +240,9 @@ impl ModelConfig {
         config.bugs = self.bugs.clone();
         if let Some(max) = self.entries_per_append {
             config.max_entries_per_append = max.max(1);
+        }
+        if let Some(max) = self.inflight_appends {
+            config.max_inflight_appends = max.max(1);
         }
         config
     }

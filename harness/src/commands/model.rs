@@ -47,6 +47,9 @@ pub struct ModelArgs {
     /// Entries per AppendEntries (1 lets the Figure 8 bug bite; default: the core's).
     #[arg(long)]
     pub entries_per_append: Option<usize>,
+    /// Appends in flight per follower (1 = stop-and-wait: a much smaller space; default: the core's).
+    #[arg(long)]
+    pub inflight_appends: Option<usize>,
     /// Checker threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -100,6 +103,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         network,
         pre_vote: !args.no_pre_vote,
         entries_per_append: args.entries_per_append,
+        inflight_appends: args.inflight_appends,
         bugs,
         stop: StopFlag::default(),
     };

@@ -65,6 +65,14 @@ impl ReadIndexQueue {
         queue
     }
 
+    /// The contexts of the rounds `peer` acknowledged, oldest first (symmetry keys, see `relabel.rs`).
+    pub(super) fn contexts_acked_by(&self, peer: NodeId) -> impl Iterator<Item = u64> + '_ {
+        self.rounds
+            .iter()
+            .filter(move |(_, round)| round.acks.contains(&peer))
+            .map(|(context, _)| *context)
+    }
+
     /// Removes every pending read, returning their ids (leadership was lost).
     pub fn take_all(&mut self) -> Vec<u64> {
         let mut ids = std::mem::take(&mut self.awaiting_commit);

@@ -9,6 +9,7 @@
 
 use crate::raft::raw_node::RawNode;
 use crate::raft::types::{ClusterConfig, Entry, EntryPayload, HardState, Message, NodeId};
+use std::hash::{Hash, Hasher};
 
 /// Renames the ids of a membership.
 pub fn relabel_cluster(cluster: &ClusterConfig, f: &dyn Fn(NodeId) -> NodeId) -> ClusterConfig {
@@ -86,5 +87,45 @@ impl RawNode {
             .map(|m| relabel_message(m, f))
             .collect();
         node
+    }
+
+    /// Feeds `state` everything this node holds about its relation to `peer` (vote, leader, election
+    /// answer, replication progress, ReadIndex acknowledgements, transfer target), without naming any
+    /// id. For symmetry reduction in the stateright model: the model orders servers by id-free keys
+    /// built from this, so equal inputs give equal hashes whatever the servers are called.
+    pub fn hash_peer_relation<H: Hasher>(&self, peer: NodeId, state: &mut H) {
+        (self.hard_state.voted_for == Some(peer)).hash(state);
+        (self.leader == Some(peer)).hash(state);
+        self.votes.get(&peer).hash(state);
+        self.progress.get(&peer).hash(state);
+        (self.transfer_target == Some(peer)).hash(state);
+        for context in self.reads.contexts_acked_by(peer) {
+            context.hash(state);
+        }
+    }
+
+    /// Feeds `state` the id-free part of this node: role, term, whether it voted (for itself or
+    /// another), whether it knows a leader (itself or another), commit / apply / match indexes and the
+    /// log. Ids inside config entries are hashed as they are (the model has none); such a key is then
+    /// merely less canonical, never wrong. For symmetry reduction, with [`RawNode::hash_peer_relation`].
+    pub fn hash_id_free<H: Hasher>(&self, state: &mut H) {
+        let me = Some(self.config.id);
+        self.role.hash(state);
+        self.hard_state.term.hash(state);
+        self.hard_state.commit_index.hash(state);
+        self.hard_state.voted_for.map(|v| Some(v) == me).hash(state);
+        self.leader.map(|l| Some(l) == me).hash(state);
+        self.handed_out_hard_state.term.hash(state);
+        self.handed_out_hard_state.commit_index.hash(state);
+        self.log.entries().hash(state);
+        self.log.persisted_index().hash(state);
+        self.applying_index.hash(state);
+        self.applied_index.hash(state);
+        self.leader_match_index.hash(state);
+        self.leader_term_durable.hash(state);
+        self.solo_win_index.hash(state);
+        self.progress.len().hash(state);
+        self.votes.len().hash(state);
+        self.reads.latest_context().hash(state);
     }
 }
