@@ -59,6 +59,14 @@ pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
     if !bounded {
         return false;
     }
+    // Total crashes: those recovered from plus those still down.
+    let restarts: usize = servers(state)
+        .map(|s| usize::from(s.durable.ghost.restarts))
+        .sum();
+    let down = state.crashed.iter().filter(|&&c| c).count();
+    if restarts + down > cfg.crashes {
+        return false;
+    }
     match (&state.network, cfg.network) {
         (
             Network::UnorderedNonDuplicating(multiset),

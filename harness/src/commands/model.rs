@@ -35,7 +35,8 @@ pub struct ModelArgs {
     /// Operations per client.
     #[arg(long, default_value_t = 1)]
     pub ops_per_client: usize,
-    /// Servers that may be down at the same time (crash loses everything not persisted).
+    /// Crashes a run may have in total, each possibly followed by a restart (a crash loses everything
+    /// not persisted).
     #[arg(long, default_value_t = 1)]
     pub crashes: usize,
     /// Network semantics: unordered, unordered-duplicating or lossy.
