@@ -11,6 +11,7 @@ pub mod clients;
 pub mod cluster;
 pub mod commands;
 pub mod nemesis;
+pub mod node_events;
 pub mod proxy;
 pub mod recorder;
 pub mod report;

@@ -1,5 +1,5 @@
 //! The run report: one self-contained HTML page with the run's configuration and seed, how to replay it,
-//! operation counts, the faults, latency-over-time and throughput plots with fault intervals shaded (as
+//! operation counts, the faults, what each node did (elections, snapshots), latency-over-time and throughput plots with fault intervals shaded (as
 //! Jepsen draws them), and the checker's timeline view of the history.
 
 use crate::run::config::TestConfig;
@@ -37,6 +37,7 @@ pub fn html(
         &render::throughput_plot_svg(&points, &faults),
     );
     page.section("faults", "Faults", &fault_table(results));
+    page.section("nodes", "Nodes", &node_table(results));
     page.raw(&format!(
         r#"<section id="check"><h2>Linearizability check</h2><iframe title="check" style="width:100%;height:80vh;border:0" srcdoc="{}"></iframe></section>"#,
         escape(&render::html(history, result, &title))
@@ -94,6 +95,29 @@ fn run_summary(config: &TestConfig, results: &RunResults, run_dir: &Path) -> Str
             .map(|p| format!(", minimal failing history in <code>{}</code>", escape(p)))
             .unwrap_or_default(),
     )
+}
+
+fn node_table(results: &RunResults) -> String {
+    let mut rows = String::from(
+        "<table><tr><th>node</th><th>starts</th><th>elections won</th><th>snapshots taken</th>\
+         <th>snapshots installed</th><th>warnings</th><th>errors</th></tr>",
+    );
+    for n in &results.node_events {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            n.node,
+            n.starts,
+            n.leaderships,
+            n.snapshots_taken,
+            n.snapshots_installed,
+            n.warnings,
+            n.errors
+        ));
+    }
+    rows.push_str(
+        "</table><p>Counted from <code>node-&lt;id&gt;.log</code> in the run folder.</p>",
+    );
+    rows
 }
 
 fn fault_table(results: &RunResults) -> String {

@@ -97,6 +97,20 @@ fn a_clean_cluster_under_partitions_and_kills_is_linearizable(
         "with --snapshot-threshold {} the nodes compact their logs during the run",
         config.snapshot_threshold
     );
+    let events = &outcome.results.node_events;
+    assert_eq!(events.len(), config.nodes, "one entry per node");
+    assert!(
+        events.iter().map(|e| e.snapshots_taken).sum::<u64>() > 0,
+        "the results count the snapshots: {events:?}"
+    );
+    assert!(
+        events.iter().map(|e| e.leaderships).sum::<u64>() >= 1,
+        "someone won an election: {events:?}"
+    );
+    assert!(
+        events.iter().all(|e| e.starts >= 1),
+        "every node started: {events:?}"
+    );
     let counts = outcome.results.counts;
     assert!(counts.ok > 100, "too few successful operations: {counts:?}");
     assert!(
@@ -116,6 +130,10 @@ fn a_clean_cluster_under_partitions_and_kills_is_linearizable(
     );
     let report = std::fs::read_to_string(dir.join("report.html"))?;
     assert!(report.contains("Latency over time") && report.contains(&config.seed.to_string()));
+    assert!(
+        report.contains("elections won"),
+        "the report has the nodes table"
+    );
     let replayed = TestConfig::read(&dir.join("test.json"))?;
     assert_eq!(
         replayed, config,

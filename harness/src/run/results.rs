@@ -3,6 +3,7 @@
 
 use super::config::TestConfig;
 use super::{io_error, RunError};
+use crate::node_events::{self, NodeEvents};
 use crate::recorder::{OutcomeCounts, Recorder};
 use crate::report;
 use crate::store::{self, files};
@@ -56,6 +57,9 @@ pub struct RunResults {
     pub check_secs: f64,
     /// The minimal failing history, relative to the run folder, when the verdict is Illegal.
     pub shrunk_history: Option<String>,
+    /// What each node did (starts, elections won, snapshots), from its log.
+    #[serde(default)]
+    pub node_events: Vec<NodeEvents>,
 }
 
 /// Checks the run's history and writes results, the shrunk history and the report.
@@ -96,6 +100,7 @@ pub fn check_and_write(
         faults,
         check_secs: result.elapsed.as_secs_f64(),
         shrunk_history: shrunk.then(|| files::SHRUNK.to_string()),
+        node_events: node_events::read(run_dir, config.nodes),
     };
     store::write_json(run_dir, files::RESULTS, &results)
         .map_err(io_error("cannot write results.json"))?;

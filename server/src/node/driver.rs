@@ -34,7 +34,8 @@ use super::NodeError;
 use crate::bugs::{Bug, BugSet};
 use crate::kv::{ApplyOutcome, KvStateMachine, LoggedCommand};
 use crate::raft::{
-    Entry, LogIndex, Message, NodeId, ProposeError, RawNode, Ready, Snapshot, Term, TransferError,
+    Entry, LogIndex, Message, NodeId, ProposeError, RawNode, Ready, Role, Snapshot, Term,
+    TransferError,
 };
 use crate::storage::snapshot_file;
 use crate::storage::{GroupCommitter, Persisted, StorageError, WriteBatch};
@@ -156,6 +157,8 @@ pub struct Driver {
     membership_waiters: MembershipWaiters,
     /// `RawNode::oversized_snapshots` when last logged.
     oversized_snapshots_logged: u64,
+    /// The role when last logged (role changes are logged once each).
+    logged_role: Role,
 }
 
 impl Driver {
@@ -191,6 +194,7 @@ impl Driver {
             own_addr: String::new(),
             membership_waiters: MembershipWaiters::default(),
             oversized_snapshots_logged: 0,
+            logged_role: Role::Follower,
         }
     }
 
@@ -536,6 +540,12 @@ impl Driver {
         self.sync_peers();
         if !self.membership_waiters.is_empty() {
             self.membership_waiters.poll(&self.raw, &self.peers.addrs());
+        }
+        let role = self.raw.role();
+        if role != self.logged_role {
+            self.logged_role = role;
+            // Operators (and the harness report) follow elections through this line.
+            tracing::info!(?role, term = %self.raw.hard_state().term, "role changed");
         }
         let oversized = self.raw.oversized_snapshots();
         if oversized > self.oversized_snapshots_logged {

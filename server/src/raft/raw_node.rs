@@ -316,6 +316,11 @@ impl RawNode {
         self.applied_index = self.applied_index.max(index.min(self.applying_index));
     }
 
+    /// The node's role (cheaper than [`RawNode::status`], which copies the configuration).
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
     /// The node's state at a glance.
     pub fn status(&self) -> Status {
         Status {
