@@ -176,8 +176,16 @@ pub fn run(args: &ModelArgs) -> i32 {
 }
 
 fn explore(config: ModelConfig, address: &str) -> i32 {
-    if let Err(error) = address.parse::<std::net::SocketAddr>() {
-        eprintln!("error: --explore needs IP:PORT (e.g. 127.0.0.1:3000): {error}");
+    let addr = match address.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr,
+        Err(error) => {
+            eprintln!("error: --explore {address:?} is not IP:PORT (e.g. 127.0.0.1:3000): {error}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    // stateright's server panics when it cannot bind; find that out first and say so plainly.
+    if let Err(error) = std::net::TcpListener::bind(addr) {
+        eprintln!("error: cannot serve the explorer on {addr}: {error}");
         return EXIT_BAD_INPUT;
     }
     let model = match config.into_model() {
