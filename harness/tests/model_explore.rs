@@ -11,6 +11,21 @@ use std::time::Duration;
 const POLLS_MAX: usize = 600;
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The smallest model configuration (the explorer explores it on demand).
+const TINY_MODEL: [&str; 11] = [
+    "model",
+    "--servers",
+    "3",
+    "--max-term",
+    "1",
+    "--max-log",
+    "1",
+    "--clients",
+    "0",
+    "--crashes",
+    "0",
+];
+
 /// Kills the explorer however the test ends (it serves until stopped).
 struct Explorer(Child);
 
@@ -40,21 +55,8 @@ fn get(addr: SocketAddr, path: &str) -> Option<String> {
 fn explorer_serves_the_model_over_http_on_loopback() {
     let addr = free_loopback_addr();
     let child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args([
-            "model",
-            "--servers",
-            "3",
-            "--max-term",
-            "1",
-            "--max-log",
-            "1",
-            "--clients",
-            "0",
-            "--crashes",
-            "0",
-            "--explore",
-            &addr.to_string(),
-        ])
+        .args(TINY_MODEL)
+        .args(["--explore", &addr.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -105,16 +107,8 @@ fn a_busy_explore_address_is_a_clear_error_not_a_panic() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port");
     let addr = taken.local_addr().expect("local addr");
     let output = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args([
-            "model",
-            "--max-term",
-            "1",
-            "--max-log",
-            "1",
-            "--clients",
-            "0",
-        ])
-        .args(["--crashes", "0", "--explore", &addr.to_string()])
+        .args(TINY_MODEL)
+        .args(["--explore", &addr.to_string()])
         .output()
         .expect("harness runs");
     assert_eq!(output.status.code(), Some(3), "{output:?}");
