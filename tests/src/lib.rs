@@ -230,15 +230,20 @@ impl ProcessCluster {
         Ok(Client::new(&addrs, client_id, ClientOptions::default()))
     }
 
-    /// The membership as node `id` sees it, or an error if it does not answer quickly.
-    pub async fn members(&self, id: NodeId) -> anyhow::Result<MembersInfo> {
+    /// A client of node `id` alone that tries once and gives up after 300 ms (for status-like queries).
+    fn quick_client(&self, id: NodeId) -> anyhow::Result<Client> {
         let options = ClientOptions {
             attempt_timeout: Duration::from_millis(300),
             operation_timeout: Duration::from_millis(300),
             max_attempts: 1,
             ..ClientOptions::default()
         };
-        let mut client = Client::new(&[self.addr(id)?], 0, options);
+        Ok(Client::new(&[self.addr(id)?], 0, options))
+    }
+
+    /// The membership as node `id` sees it, or an error if it does not answer quickly.
+    pub async fn members(&self, id: NodeId) -> anyhow::Result<MembersInfo> {
+        let mut client = self.quick_client(id)?;
         match client.members().await {
             Outcome::Ok(info) => Ok(info),
             other => bail!("node {id} members: {other}"),
@@ -350,13 +355,7 @@ impl ProcessCluster {
 
     /// The status of node `id`, or an error if it does not answer quickly.
     pub async fn status(&self, id: NodeId) -> anyhow::Result<NodeStatus> {
-        let options = ClientOptions {
-            attempt_timeout: Duration::from_millis(300),
-            operation_timeout: Duration::from_millis(300),
-            max_attempts: 1,
-            ..ClientOptions::default()
-        };
-        let mut client = Client::new(&[self.addr(id)?], 0, options);
+        let mut client = self.quick_client(id)?;
         match client.status().await {
             Outcome::Ok(status) => Ok(status),
             other => bail!("node {id} status: {other}"),
@@ -443,4 +442,13 @@ impl Drop for ProcessCluster {
             }
         }
     }
+}
+
+/// The runtime the process tests drive their clients with (two workers, like the machine's cores).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
 }

@@ -8,18 +8,10 @@ use raftkv::client::{CasResult, Outcome};
 use raftkv::raft::{LogIndex, NodeId};
 use std::process::Command;
 use std::time::Duration;
-use workspace_tests::{free_port, raftkv_binary, ProcessCluster};
+use workspace_tests::{free_port, raftkv_binary, runtime, ProcessCluster};
 
 const ELECTION_WAIT: Duration = Duration::from_secs(15);
 const CATCH_UP_WAIT: Duration = Duration::from_secs(15);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts")
-}
 
 fn key(i: usize) -> Vec<u8> {
     format!("key-{i}").into_bytes()

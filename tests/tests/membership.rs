@@ -11,19 +11,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use workspace_tests::{raftkv_binary, ProcessCluster};
+use workspace_tests::{raftkv_binary, runtime, ProcessCluster};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// Upper bound on the background writer's writes (it normally stops long before).
 const WRITES_MAX: u64 = 100_000;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts")
-}
 
 fn ids(list: &[u64]) -> Vec<NodeId> {
     list.iter().copied().map(NodeId).collect()

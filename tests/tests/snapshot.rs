@@ -7,19 +7,11 @@
 use raftkv::client::Outcome;
 use raftkv::raft::{LogIndex, NodeId};
 use std::time::Duration;
-use workspace_tests::ProcessCluster;
+use workspace_tests::{runtime, ProcessCluster};
 
 const ELECTION_WAIT: Duration = Duration::from_secs(15);
 const CATCH_UP_WAIT: Duration = Duration::from_secs(30);
 const WRITES: usize = 300;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts")
-}
 
 #[test]
 fn a_follower_far_behind_catches_up_through_install_snapshot_and_dedup_survives_compaction() {

@@ -5,17 +5,9 @@
 use raftkv::client::Outcome;
 use raftkv::raft::NodeId;
 use std::time::Duration;
-use workspace_tests::ProcessCluster;
+use workspace_tests::{runtime, ProcessCluster};
 
 const ELECTION_WAIT: Duration = Duration::from_secs(15);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime starts")
-}
 
 #[test]
 fn transfer_leader_makes_the_target_lead_and_a_bad_target_is_refused() {
