@@ -4,7 +4,7 @@
 //! InstallSnapshot plus the log tail; with `--snapshot-threshold 0` it catches up from the log alone.
 
 use crate::cluster::{LocalCluster, NODES};
-use crate::load::Load;
+use crate::load::{Load, RaftkvPutter};
 use anyhow::{bail, Context as _};
 use std::time::{Duration, Instant};
 
@@ -31,15 +31,12 @@ pub async fn run(
         .collect();
     let writing = Instant::now();
     let stats = Load {
-        addrs: &others,
         clients,
-        id_base: 7_000_000,
         warmup: Duration::ZERO,
         measured: CATCH_UP_TIMEOUT,
         puts_max: Some(entries),
-        value_size,
     }
-    .run()
+    .run(|c| RaftkvPutter::new(&others, 7_000_000 + c as u64, value_size))
     .await?;
     let write_time = writing.elapsed();
     if stats.acknowledged < entries {

@@ -1,10 +1,10 @@
 //! The same closed loop against etcd through its HTTP/JSON gateway (`POST /v3/kv/put`), for a
 //! like-for-like comparison: one keep-alive connection per client, a tiny HTTP/1.1 client, base64 keys.
 
-use crate::stats::RunStats;
+use crate::load::{Load, Putter};
 use crate::Args;
 use anyhow::{bail, Context as _};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -17,44 +17,52 @@ pub async fn bench_etcd(args: &Args, endpoint: &str) -> anyhow::Result<()> {
         .to_string();
     let value = base64(&vec![b'v'; args.value_size]);
     for (run, &clients) in args.clients.iter().enumerate() {
-        let warmup_until = Instant::now() + Duration::from_secs(args.warmup_secs);
-        let stop_at = warmup_until + Duration::from_secs(args.duration_secs);
-        let mut tasks = Vec::new();
-        for c in 0..clients {
-            let (host, value) = (host.clone(), value.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut stats = RunStats::new()?;
-                let mut connection = HttpConnection::connect(&host).await?;
-                let mut n = 0u64;
-                loop {
-                    let started = Instant::now();
-                    if started >= stop_at {
-                        break;
-                    }
-                    let key = base64(format!("r{run}-c{c}-{n}").as_bytes());
-                    n += 1;
-                    let body = format!(r#"{{"key":"{key}","value":"{value}"}}"#);
-                    let ok = match connection.post("/v3/kv/put", &body).await {
-                        Ok(status) => status == 200,
-                        Err(_) => {
-                            connection = HttpConnection::connect(&host).await?;
-                            false
-                        }
-                    };
-                    if started >= warmup_until {
-                        stats.record(started, ok);
-                    }
-                }
-                anyhow::Ok(stats)
-            }));
-        }
-        let mut total = RunStats::new()?;
-        for task in tasks {
-            total.merge(task.await.context("client task")??)?;
-        }
-        total.print("etcd", clients, Duration::from_secs(args.duration_secs));
+        let load = Load {
+            clients,
+            warmup: Duration::from_secs(args.warmup_secs),
+            measured: Duration::from_secs(args.duration_secs),
+            puts_max: None,
+        };
+        let stats = load
+            .run(|c| EtcdPutter {
+                host: host.clone(),
+                value: value.clone(),
+                prefix: format!("r{run}-c{c}"),
+                connection: None,
+            })
+            .await?;
+        stats.print("etcd", clients, load.measured);
     }
     Ok(())
+}
+
+/// One etcd client: a keep-alive connection (made on first use, remade after an error) writing
+/// `<prefix>-<n>`.
+struct EtcdPutter {
+    host: String,
+    value: String,
+    prefix: String,
+    connection: Option<HttpConnection>,
+}
+
+impl Putter for EtcdPutter {
+    async fn put(&mut self, n: u64) -> anyhow::Result<bool> {
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => self
+                .connection
+                .insert(HttpConnection::connect(&self.host).await?),
+        };
+        let key = base64(format!("{}-{n}", self.prefix).as_bytes());
+        let body = format!(r#"{{"key":"{key}","value":"{}"}}"#, self.value);
+        match connection.post("/v3/kv/put", &body).await {
+            Ok(status) => Ok(status == 200),
+            Err(_) => {
+                self.connection = None;
+                Ok(false)
+            }
+        }
+    }
 }
 
 /// Longest response header section or body accepted from etcd.

@@ -21,7 +21,7 @@ mod stats;
 use anyhow::{bail, Context as _};
 use clap::Parser;
 use cluster::LocalCluster;
-use load::Load;
+use load::{Load, RaftkvPutter};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -100,16 +100,14 @@ async fn bench_raftkv(args: &Args) -> anyhow::Result<()> {
 async fn run_raftkv_loads(args: &Args, cluster: &LocalCluster) -> anyhow::Result<()> {
     cluster.wait_for_leader().await?;
     for (run, &clients) in args.clients.iter().enumerate() {
+        let id_base = (run as u64 + 1) * 1_000_000;
         let stats = Load {
-            addrs: &cluster.addrs,
             clients,
-            id_base: (run as u64 + 1) * 1_000_000,
             warmup: Duration::from_secs(args.warmup_secs),
             measured: Duration::from_secs(args.duration_secs),
             puts_max: None,
-            value_size: args.value_size,
         }
-        .run()
+        .run(|c| RaftkvPutter::new(&cluster.addrs, id_base + c as u64, args.value_size))
         .await?;
         stats.print("raftkv", clients, Duration::from_secs(args.duration_secs));
         if args.snapshot_threshold > 0 {
