@@ -418,6 +418,7 @@ fn split_into_records(entries: &[Entry]) -> Result<Vec<&[Entry]>, StorageError> 
 /// the commit index stays the one that was durable. Writing the hard state first instead would be
 /// unsafe: a torn write could then keep a commit index that points at a not-yet-replaced conflicting
 /// entry.
+///
 /// Only the core's copy is raised: the WAL keeps the durable hard state, which the next hard state the
 /// core hands out replaces.
 fn catch_up_hard_state_term(state: &mut InitialState, dir: &Path) {
