@@ -21,6 +21,7 @@ use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// At most this many `Ready` rounds per input (the core settles after two or three).
 pub const READY_ROUNDS_MAX: usize = 16;
@@ -37,8 +38,8 @@ pub enum RaftTimer {
 /// Everything that travels over the model's network.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum ModelMsg {
-    /// A Raft message between servers.
-    Raft(Message),
+    /// A Raft message between servers (shared: the checker copies envelopes a lot).
+    Raft(Arc<Message>),
     /// A client's request; `seq` is the operation's position in the client's script.
     Request {
         /// Which operation of the client's script.
@@ -143,6 +144,13 @@ pub struct ServerState {
     pub pending_writes: BTreeSet<(u8, u8)>,
     /// ReadIndex results waiting for the state machine to reach their index: read id → index.
     pub ready_reads: BTreeMap<u64, LogIndex>,
+    /// The last request handled per client: (seq, term and role when handled). A copy of it delivered
+    /// again while the server is in the same term and role is ignored: client connections do not
+    /// duplicate (the model's duplicating network is for Raft messages), and without this a
+    /// duplicated read would open ReadIndex round after round, each with a new context number, so
+    /// the space would never end. A client's retry after `NotLeader` reaches a server in another
+    /// term or role (the one that refused it cannot lead that term), so every retry is still handled.
+    pub handled: BTreeMap<u8, (u8, Term, Role)>,
     /// A mirror of what this server's storage holds (the actor cannot read its storage after start).
     pub durable: Durable,
 }
@@ -258,6 +266,7 @@ impl ServerActor {
             sessions: BTreeMap::new(),
             pending_writes: BTreeSet::new(),
             ready_reads: BTreeMap::new(),
+            handled: BTreeMap::new(),
             durable,
         };
         self.handle_ready(&mut state, o);
@@ -315,7 +324,7 @@ impl ServerActor {
                 durable_changed = true;
             }
             for message in ready.messages.into_iter().chain(ready.persisted_messages) {
-                o.send(actor_of(message.to), ModelMsg::Raft(message));
+                o.send(actor_of(message.to), ModelMsg::Raft(Arc::new(message)));
             }
             if let Some(last) = ready.entries.last() {
                 s.node.on_persisted(last.index, last.term);
@@ -409,6 +418,10 @@ impl ServerActor {
         o: &mut ServerOut,
     ) {
         let reply_to = Id::from(usize::from(client));
+        let handled = (seq, s.term(), s.role());
+        if s.handled.insert(client, handled) == Some(handled) {
+            return;
+        }
         if op == RegisterOp::Read {
             if self.config.bugs.has(Bug::StaleRead) {
                 let ret = RegisterRet::ReadOk(s.kv_value);
@@ -491,7 +504,7 @@ impl Actor for RaftActor {
     ) {
         match (self, msg) {
             (RaftActor::Server(server), ModelMsg::Raft(message)) => {
-                server.with_input(state, o, |s, _| s.node.step(message));
+                server.with_input(state, o, |s, _| s.node.step(Arc::unwrap_or_clone(message)));
             }
             (RaftActor::Server(server), ModelMsg::Request { seq, op }) => {
                 let client =

@@ -10,7 +10,7 @@ use crate::raft_model::reduction;
 use crate::raft_model::{ModelConfig, NetworkKind, RaftModel, RaftModelState};
 use raftkv::raft::{Entry, MessageBody, NodeId, Role, Term};
 use stateright::actor::Network;
-use stateright::Expectation;
+use stateright::Property;
 use std::collections::BTreeMap;
 
 /// Property: at most one leader per term.
@@ -78,40 +78,34 @@ pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
     }
 }
 
-/// Adds every property; `with_crashes` adds the after-crash sometimes-property.
-pub fn add_properties(model: RaftModel, with_crashes: bool) -> RaftModel {
-    let model = model
-        .property(Expectation::Always, ELECTION_SAFETY, |_, s| {
-            election_safety(s)
-        })
-        .property(Expectation::Always, LEADER_APPEND_ONLY, |_, s| {
+/// Every property, in report order; `with_crashes` adds the after-crash sometimes-property.
+pub fn all(with_crashes: bool) -> Vec<Property<RaftModel>> {
+    let mut all = vec![
+        Property::always(ELECTION_SAFETY, |_, s| election_safety(s)),
+        Property::always(LEADER_APPEND_ONLY, |_, s| {
             servers(s).all(|server| !server.durable.ghost.append_only_broken)
-        })
-        .property(Expectation::Always, LOG_MATCHING, |_, s| log_matching(s))
-        .property(Expectation::Always, LEADER_COMPLETENESS, |_, s| {
-            leader_completeness(s)
-        })
-        .property(Expectation::Always, STATE_MACHINE_SAFETY, |_, s| {
-            state_machine_safety(s)
-        })
-        .property(Expectation::Always, LINEARIZABLE, |_, s| {
+        }),
+        Property::always(LOG_MATCHING, |_, s| log_matching(s)),
+        Property::always(LEADER_COMPLETENESS, |_, s| leader_completeness(s)),
+        Property::always(STATE_MACHINE_SAFETY, |_, s| state_machine_safety(s)),
+        Property::always(LINEARIZABLE, |_, s: &RaftModelState| {
             s.history.is_linearizable()
-        })
-        .property(Expectation::Sometimes, VALUE_COMMITTED, |model, s| {
+        }),
+        Property::sometimes(VALUE_COMMITTED, |model: &RaftModel, s| {
             // Without clients the committed "value" is any entry (the leader's no-op).
-            if model.cfg.clients == 0 {
+            if model.cfg().clients == 0 {
                 servers(s).any(|server| !server.durable.ghost.applied.is_empty())
             } else {
                 servers(s).any(|server| server.kv_value != 0)
             }
-        });
+        }),
+    ];
     if with_crashes {
-        model.property(Expectation::Sometimes, LEADER_AFTER_CRASH, |_, s| {
+        all.push(Property::sometimes(LEADER_AFTER_CRASH, |_, s| {
             leader_after_crash(s)
-        })
-    } else {
-        model
+        }));
     }
+    all
 }
 
 /// At most one leader per term: among servers' roles, and among the senders of leader-only messages in

@@ -23,13 +23,18 @@ use crate::raft_model::actor::{ActorState, ClientPhase, ModelMsg};
 use crate::raft_model::RaftModelState;
 use raftkv::raft::MessageBody;
 use stateright::actor::{Envelope, Id};
+use std::sync::Arc;
 
 /// Whether delivering `msg` to `dst` can never change any state (see the module docs).
 pub fn is_dead(state: &RaftModelState, dst: Id, msg: &ModelMsg) -> bool {
-    let Some(receiver) = state.actor_states.get(usize::from(dst)) else {
+    is_dead_for(state.actor_states.get(usize::from(dst)).map(|s| &**s), msg)
+}
+
+fn is_dead_for(receiver: Option<&ActorState>, msg: &ModelMsg) -> bool {
+    let Some(receiver) = receiver else {
         return false;
     };
-    match (&**receiver, msg) {
+    match (receiver, msg) {
         (ActorState::Server(server), ModelMsg::Raft(m)) => {
             let term = server.term();
             match &m.body {
@@ -46,6 +51,14 @@ pub fn is_dead(state: &RaftModelState, dst: Id, msg: &ModelMsg) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether an owned envelope is dead given the actors' states (see [`is_dead`]).
+pub fn is_dead_owned(actor_states: &[Arc<ActorState>], env: &Envelope<ModelMsg>) -> bool {
+    is_dead_for(
+        actor_states.get(usize::from(env.dst)).map(|s| &**s),
+        &env.msg,
+    )
 }
 
 /// Whether `env` is dead in `state`.

@@ -6,7 +6,7 @@
 
 use crate::raft_model::actor::{node_of, ActorState, ModelMsg, RaftTimer};
 use crate::raft_model::runner::ModelAction;
-use crate::raft_model::RaftModelState;
+use crate::raft_model::{RaftModel, RaftModelState};
 use raftkv::raft::{Message, MessageBody};
 use stateright::actor::{ActorModelAction, Id};
 use stateright::Path;
@@ -162,8 +162,10 @@ fn servers_count(state: &RaftModelState) -> usize {
         .count()
 }
 
-/// The whole path: the initial servers, then each step and the servers after it.
-pub fn render_path(path: &Path<RaftModelState, ModelAction>) -> String {
+/// The whole path: the initial servers, then each step and the servers after it. On the saturated
+/// duplicating network a step is followed by the pure steps saturation took with it (deliveries and
+/// timeouts that only sent messages), so that every message a later step delivers has a visible origin.
+pub fn render_path(model: &RaftModel, path: &Path<RaftModelState, ModelAction>) -> String {
     let steps = path.clone().into_vec();
     let mut out = String::new();
     let Some((first, _)) = steps.first() else {
@@ -175,10 +177,20 @@ pub fn render_path(path: &Path<RaftModelState, ModelAction>) -> String {
         let _ = writeln!(out, "{line}");
     }
     for (number, window) in steps.windows(2).enumerate() {
-        let (_, Some(action)) = &window[0] else {
+        let (before, Some(action)) = &window[0] else {
             continue;
         };
         let _ = writeln!(out, "step {}: {}", number + 1, action_line(servers, action));
+        let pure = model
+            .step_with_closure(before, action.clone())
+            .unwrap_or_default();
+        for step in &pure {
+            let _ = writeln!(
+                out,
+                "  and, changing no state: {}",
+                action_line(servers, step)
+            );
+        }
         for line in servers_lines(&window[1].0) {
             let _ = writeln!(out, "{line}");
         }

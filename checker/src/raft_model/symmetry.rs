@@ -23,7 +23,7 @@ use crate::raft_model::reduction;
 use crate::raft_model::RaftModelState;
 use raftkv::raft::relabel::{relabel_entry, relabel_hard_state, relabel_message};
 use raftkv::raft::NodeId;
-use stateright::actor::{Id, Network};
+use stateright::actor::{Envelope, Id, Network};
 use stateright::{Rewrite, RewritePlan};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -112,6 +112,7 @@ fn server_keys(state: &RaftModelState, servers: usize) -> Vec<u64> {
                 s.sessions.hash(&mut h);
                 s.pending_writes.hash(&mut h);
                 s.ready_reads.hash(&mut h);
+                s.handled.hash(&mut h);
                 hash_durable_id_free(&s.durable, me, &mut h);
                 match &state.actor_storages[i] {
                     Some(d) => hash_durable_id_free(d, me, &mut h),
@@ -161,7 +162,7 @@ impl Rewrite<Id> for ModelMsg {
         match self {
             ModelMsg::Raft(message) => {
                 let f = |node: NodeId| node_of(plan.rewrite(&actor_of(node)));
-                ModelMsg::Raft(relabel_message(message, &f))
+                ModelMsg::Raft(Arc::new(relabel_message(message, &f)))
             }
             other => other.clone(),
         }
@@ -307,6 +308,7 @@ pub fn class_fingerprint(state: &RaftModelState, perm: &Vec<usize>) -> u64 {
                 s.sessions.hash(&mut h);
                 s.pending_writes.hash(&mut h);
                 s.ready_reads.hash(&mut h);
+                s.handled.hash(&mut h);
                 relabel_durable(&s.durable, &f).hash(&mut h);
             }
             ActorState::Client(c) => {
@@ -337,26 +339,38 @@ pub fn class_fingerprint(state: &RaftModelState, perm: &Vec<usize>) -> u64 {
         }
     }
     state.history.hash(&mut h);
-    match &state.network {
+    // Live envelopes as a sorted list of hashes (with their copies on the non-duplicating network).
+    // The duplicating network's "last delivered message" is left out: it has no behaviour.
+    let envelopes: Box<dyn Iterator<Item = (Envelope<&ModelMsg>, usize)>> = match &state.network {
         Network::UnorderedNonDuplicating(multiset) => {
-            let mut envelopes: Vec<u64> = Vec::with_capacity(multiset.len());
-            for (env, copies) in multiset.iter() {
-                if reduction::is_dead(state, env.dst, &env.msg) {
-                    continue;
-                }
-                let (src, dst) = (map_id(&env.src, perm), map_id(&env.dst, perm));
-                // Only Raft messages carry server ids (clients are not renamed).
-                let one = match &env.msg {
-                    ModelMsg::Raft(_) if !identity => hash_of(&(src, dst, env.msg.rewrite(&plan))),
-                    msg => hash_of(&(src, dst, msg)),
-                };
-                envelopes.extend(std::iter::repeat_n(one, *copies));
-            }
-            envelopes.sort_unstable();
-            envelopes.hash(&mut h);
+            Box::new(multiset.iter().map(|(env, copies)| {
+                (
+                    Envelope {
+                        src: env.src,
+                        dst: env.dst,
+                        msg: &env.msg,
+                    },
+                    *copies,
+                )
+            }))
         }
-        other => other.rewrite(&plan).hash(&mut h),
+        other => Box::new(other.iter_all().map(|env| (env, 1))),
+    };
+    let mut hashes: Vec<u64> = Vec::with_capacity(state.network.len());
+    for (env, copies) in envelopes {
+        if reduction::is_dead(state, env.dst, env.msg) {
+            continue;
+        }
+        let (src, dst) = (map_id(&env.src, perm), map_id(&env.dst, perm));
+        // Only Raft messages carry server ids (clients are not renamed).
+        let one = match env.msg {
+            ModelMsg::Raft(_) if !identity => hash_of(&(src, dst, env.msg.rewrite(&plan))),
+            msg => hash_of(&(src, dst, msg)),
+        };
+        hashes.extend(std::iter::repeat_n(one, copies));
     }
+    hashes.sort_unstable();
+    hashes.hash(&mut h);
     h.finish()
 }
 

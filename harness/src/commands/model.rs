@@ -7,7 +7,7 @@
 
 use checker::raft_model::render::render_path;
 use checker::raft_model::runner::{run_check, PropertyOutcome, RunOptions, RunReport, Strategy};
-use checker::raft_model::{ModelConfig, NetworkKind, StopFlag};
+use checker::raft_model::{ModelConfig, NetworkKind, RaftModel, StopFlag};
 use clap::Args;
 use raftkv::bugs::{Bug, BugSet};
 use stateright::{Checker, Model};
@@ -39,9 +39,14 @@ pub struct ModelArgs {
     /// not persisted).
     #[arg(long, default_value_t = 1)]
     pub crashes: usize,
-    /// Network semantics: unordered, unordered-duplicating or lossy.
-    #[arg(long, default_value = "unordered")]
+    /// Network semantics: unordered-duplicating (every message delivered any number of times, or
+    /// never: includes the other two; saturated, so the fastest to exhaust), unordered (at most once)
+    /// or lossy (at most once, or dropped).
+    #[arg(long, default_value = "unordered-duplicating")]
     pub network: String,
+    /// Turn off the saturation reduction of the duplicating network (to measure it; see the README).
+    #[arg(long)]
+    pub no_saturation: bool,
     /// Classic Raft: turn pre-vote and check-quorum off (they are on in production).
     #[arg(long)]
     pub no_pre_vote: bool,
@@ -105,6 +110,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         pre_vote: !args.no_pre_vote,
         entries_per_append: args.entries_per_append,
         inflight_appends: args.inflight_appends,
+        saturate: !args.no_saturation,
         bugs,
         stop: StopFlag::default(),
     };
@@ -171,7 +177,13 @@ pub fn run(args: &ModelArgs) -> i32 {
             return EXIT_BAD_INPUT;
         }
     };
-    print_report(&report, &args.out);
+    match config.into_model() {
+        Ok(model) => print_report(&model, &report, &args.out),
+        Err(error) => {
+            eprintln!("error: {error}");
+            return EXIT_BAD_INPUT;
+        }
+    }
     report.exit_code()
 }
 
@@ -205,7 +217,7 @@ fn explore(config: ModelConfig, address: &str) -> i32 {
     0
 }
 
-fn print_report(report: &RunReport, out: &std::path::Path) {
+fn print_report(model: &RaftModel, report: &RunReport, out: &std::path::Path) {
     let secs = report.elapsed.as_secs_f64();
     println!("states generated: {}", report.states_generated);
     println!("unique states:    {}", report.unique_states);
@@ -224,7 +236,7 @@ fn print_report(report: &RunReport, out: &std::path::Path) {
             PropertyOutcome::Holds => "holds".to_string(),
             PropertyOutcome::Violated(path) => {
                 if counterexample.is_none() {
-                    counterexample = Some((property.name, render_path(path)));
+                    counterexample = Some((property.name, render_path(model, path)));
                 }
                 format!("VIOLATED ({} steps)", path.clone().into_actions().len())
             }
