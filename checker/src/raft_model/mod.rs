@@ -24,6 +24,11 @@
 //!   it), and without this bound a leader's repeated identical heartbeats make the space infinite. Dead
 //!   messages (whose delivery can never change anything, see [`reduction`]) are ignored by this bound
 //!   and left out of the symmetry representative.
+//! - The default network duplicates (every message may be delivered any number of times, or never),
+//!   which includes the behaviours of the other two; on it the checked model ([`RaftModel`]) saturates
+//!   every state ([`saturation`]), a sound reduction that removes most of the space.
+//! - A server ignores a client request it already handled in the same term and role (a duplicate: client
+//!   connections do not duplicate, and duplicated reads would open ReadIndex rounds without end).
 //! - Search strategies: DFS with symmetry (exhaustive), BFS (shortest counterexample) and seeded random
 //!   walks ([`walk`], never exhaustive, for deep counterexamples such as Figure 8).
 
@@ -162,7 +167,7 @@ pub struct ModelConfig {
     pub ops_per_client: usize,
     /// How many crashes a run may have in total (each followed by a restart when the model chooses).
     pub crashes: usize,
-    /// The network semantics.
+    /// The network semantics (default: duplicating, saturated).
     pub network: NetworkKind,
     /// Pre-vote and check-quorum (on together, as in production); off gives classic Raft.
     pub pre_vote: bool,
