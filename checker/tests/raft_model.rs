@@ -130,6 +130,20 @@ fn saturation_keeps_the_verdicts_and_shrinks_the_space() {
     assert_eq!(plain.unique_states, 4_898);
 }
 
+/// With pre-vote and check-quorum on, a pre-candidate counts as in the term it campaigns for, so the
+/// tiny bounds stay finite (pre-vote rounds that could never win used to run on at the bound without end)
+/// and are exhausted with every property holding.
+#[test]
+fn pre_vote_at_the_term_bound_is_exhausted() {
+    let config = ModelConfig {
+        pre_vote: true,
+        ..tiny_duplicating(BugSet::none())
+    };
+    let report = check(&config, Strategy::Dfs, 2);
+    assert_all_hold(&report);
+    assert_eq!(report.unique_states, 1_746);
+}
+
 /// Classic Raft with two terms and two entries (the bounds of the published TLC run of raft.tla, whose
 /// network also neither drops nor duplicates) and one crash anywhere, on the duplicating network
 /// (which includes the non-duplicating behaviours), is exhausted with every always-property holding.

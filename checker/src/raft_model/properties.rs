@@ -48,14 +48,25 @@ pub fn servers(state: &RaftModelState) -> impl Iterator<Item = &ServerState> {
     })
 }
 
-/// The boundary: terms, log lengths and (on non-duplicating networks) one copy per in-flight message
+/// The highest term a server is in or campaigns for: a pre-candidate asks for votes in the term after
+/// its own, so with pre-vote on, a server whose election timer fires in the last term is beyond the
+/// bound exactly as a candidate of the next term is without pre-vote. (Otherwise pre-vote rounds that
+/// can never win would run on at the bound and multiply the states.)
+pub fn campaign_term(server: &ServerState) -> Term {
+    match server.role() {
+        Role::PreCandidate => Term(server.term().0 + 1),
+        _ => server.term(),
+    }
+}
+
+/// The boundary: terms (see [`campaign_term`]), log lengths and (on non-duplicating networks) one copy per in-flight message
 /// that is not dead (see [`reduction`]; dead copies are irrelevant).
 pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
     if cfg.stop.is_raised() {
         return false;
     }
     let bounded = servers(state)
-        .all(|s| s.term().0 <= cfg.max_term && s.node.log_entries().len() <= cfg.max_log);
+        .all(|s| campaign_term(s).0 <= cfg.max_term && s.node.log_entries().len() <= cfg.max_log);
     if !bounded {
         return false;
     }
