@@ -61,14 +61,20 @@ fn assert_all_hold(report: &RunReport) {
     assert_eq!(report.exit_code(), 0);
 }
 
+/// Exhausts `config` with DFS (2 threads), asserts every property holds and the space has exactly
+/// `unique_states` states.
+fn assert_exhausted_safe(config: &ModelConfig, unique_states: usize) {
+    let report = check(config, Strategy::Dfs, 2);
+    assert_all_hold(&report);
+    assert_eq!(report.unique_states, unique_states);
+}
+
 #[test]
 fn tiny_cluster_is_exhaustively_safe_with_a_stable_state_count() {
-    let report = check(&tiny(BugSet::none()), Strategy::Dfs, 2);
-    assert_all_hold(&report);
     // The number of unique states (after symmetry reduction) is a fingerprint of the model: a change
     // means the state space changed (core, model or bounds), not that the test is flaky. Verified equal
     // with 1 and 2 threads.
-    assert_eq!(report.unique_states, 59_854);
+    assert_exhausted_safe(&tiny(BugSet::none()), 59_854);
 }
 
 /// `crashes` bounds the total number of crashes (not only servers down at once): with one crash the tiny
@@ -114,20 +120,13 @@ fn tiny_duplicating(bugs: BugSet) -> ModelConfig {
 /// space has exactly this many states, over twenty times fewer.
 #[test]
 fn saturation_keeps_the_verdicts_and_shrinks_the_space() {
-    let saturated = check(&tiny_duplicating(BugSet::none()), Strategy::Dfs, 2);
-    assert_all_hold(&saturated);
-    let plain = check(
-        &ModelConfig {
-            saturate: false,
-            ..tiny_duplicating(BugSet::none())
-        },
-        Strategy::Dfs,
-        2,
-    );
-    assert_all_hold(&plain);
     // Fingerprints of the two spaces, as in the tests above.
-    assert_eq!(saturated.unique_states, 218);
-    assert_eq!(plain.unique_states, 4_898);
+    assert_exhausted_safe(&tiny_duplicating(BugSet::none()), 218);
+    let plain = ModelConfig {
+        saturate: false,
+        ..tiny_duplicating(BugSet::none())
+    };
+    assert_exhausted_safe(&plain, 4_898);
 }
 
 /// With pre-vote and check-quorum on, a pre-candidate counts as in the term it campaigns for, so the
@@ -139,9 +138,7 @@ fn pre_vote_at_the_term_bound_is_exhausted() {
         pre_vote: true,
         ..tiny_duplicating(BugSet::none())
     };
-    let report = check(&config, Strategy::Dfs, 2);
-    assert_all_hold(&report);
-    assert_eq!(report.unique_states, 1_746);
+    assert_exhausted_safe(&config, 1_746);
 }
 
 /// Classic Raft with two terms and two entries (the bounds of the published TLC run of raft.tla, whose
@@ -155,9 +152,7 @@ fn two_terms_two_entries_and_a_crash_are_exhausted_on_the_duplicating_network() 
         crashes: 1,
         ..tiny_duplicating(BugSet::none())
     };
-    let report = check(&config, Strategy::Dfs, 2);
-    assert_all_hold(&report);
-    assert_eq!(report.unique_states, 279_305);
+    assert_exhausted_safe(&config, 279_305);
 }
 
 fn expect_violation(config: ModelConfig, strategy: Strategy, property: &str) {

@@ -59,7 +59,8 @@ pub fn campaign_term(server: &ServerState) -> Term {
     }
 }
 
-/// The boundary: terms (see [`campaign_term`]), log lengths and (on non-duplicating networks) one copy per in-flight message
+/// The boundary: terms (see [`campaign_term`]), log lengths and (on non-duplicating networks) one copy
+/// per in-flight message
 /// that is not dead (see [`reduction`]; dead copies are irrelevant).
 pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
     if cfg.stop.is_raised() {

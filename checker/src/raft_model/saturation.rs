@@ -105,31 +105,27 @@ fn pure_sends(
     state: &RaftModelState,
     action: &SystemAction,
 ) -> Option<Vec<Envelope<ModelMsg>>> {
-    let (id, out, timer) = match action {
-        ActorModelAction::Deliver { src, dst, msg } => {
-            let index = usize::from(*dst);
-            let actor = server_actor(system, state, index)?;
-            let mut actor_state = Cow::Borrowed(&*state.actor_states[index]);
-            let mut out = Out::new();
-            actor.on_msg(*dst, &mut actor_state, *src, msg.clone(), &mut out);
-            if matches!(actor_state, Cow::Owned(_)) {
-                return None;
-            }
-            (*dst, out, None)
-        }
-        ActorModelAction::Timeout(id, timer) => {
-            let index = usize::from(*id);
-            let actor = server_actor(system, state, index)?;
-            let mut actor_state = Cow::Borrowed(&*state.actor_states[index]);
-            let mut out = Out::new();
-            actor.on_timeout(*id, &mut actor_state, timer, &mut out);
-            if matches!(actor_state, Cow::Owned(_)) {
-                return None;
-            }
-            (*id, out, Some(*timer))
-        }
+    let (id, timer) = match action {
+        ActorModelAction::Deliver { dst, .. } => (*dst, None),
+        ActorModelAction::Timeout(id, timer) => (*id, Some(*timer)),
         _ => return None,
     };
+    let index = usize::from(id);
+    let actor = server_actor(system, state, index)?;
+    let mut actor_state = Cow::Borrowed(&*state.actor_states[index]);
+    let mut out = Out::new();
+    match action {
+        ActorModelAction::Deliver { src, msg, .. } => {
+            actor.on_msg(id, &mut actor_state, *src, msg.clone(), &mut out)
+        }
+        ActorModelAction::Timeout(_, timer) => {
+            actor.on_timeout(id, &mut actor_state, timer, &mut out)
+        }
+        _ => return None,
+    }
+    if matches!(actor_state, Cow::Owned(_)) {
+        return None;
+    }
     let mut sends = Vec::new();
     for command in out {
         match command {
