@@ -152,7 +152,7 @@ fn two_terms_two_entries_and_a_crash_are_exhausted_on_the_duplicating_network() 
         crashes: 1,
         ..tiny_duplicating(BugSet::none())
     };
-    assert_exhausted_safe(&config, 279_305);
+    assert_exhausted_safe(&config, 264_518);
 }
 
 fn expect_violation(config: ModelConfig, strategy: Strategy, property: &str) {

@@ -144,21 +144,16 @@ pub struct ServerState {
     pub pending_writes: BTreeSet<(u8, u8)>,
     /// ReadIndex results waiting for the state machine to reach their index: read id → index.
     pub ready_reads: BTreeMap<u64, LogIndex>,
-    /// The last request handled per client: (seq, term and role when handled). A copy of it delivered
-    /// again while the server is in the same term and role is ignored: client connections do not
-    /// duplicate (the model's duplicating network is for Raft messages), and without this a
-    /// duplicated read would open ReadIndex round after round, each with a new context number, so
-    /// the space would never end. A client's retry after `NotLeader` reaches a server in another
-    /// term or role (the one that refused it cannot lead that term), so every retry is still handled.
-    pub handled: BTreeMap<u8, (u8, Term, Role)>,
     /// A mirror of what this server's storage holds (the actor cannot read its storage after start).
     pub durable: Durable,
+    /// Set while the server is down: its role when it crashed (see [`ServerActor::crash_image`]).
+    pub crashed_role: Option<Role>,
 }
 
 impl ServerState {
-    /// The server's role.
+    /// The server's role (for a server that is down, its role when it crashed).
     pub fn role(&self) -> Role {
-        self.node.status().role
+        self.crashed_role.unwrap_or_else(|| self.node.status().role)
     }
     /// The server's current term.
     pub fn term(&self) -> Term {
@@ -266,14 +261,52 @@ impl ServerActor {
             sessions: BTreeMap::new(),
             pending_writes: BTreeSet::new(),
             ready_reads: BTreeMap::new(),
-            handled: BTreeMap::new(),
             durable,
+            crashed_role: None,
         };
         self.handle_ready(&mut state, o);
         state.node.normalize_timer_randomness();
         o.set_timer(RaftTimer::Election, model_timeout());
         o.set_timer(RaftTimer::Heartbeat, model_timeout());
         state
+    }
+
+    /// What stays of a server while it is down: what its storage holds, its role, term and log as
+    /// they were when it crashed (the properties read them: a crashed leader still counts for
+    /// Election Safety and Leader Completeness in its term), and its last KV value (read by the
+    /// "value committed" sometimes-property). Everything else it had in memory (the leader's
+    /// per-follower progress, vote tallies, pending reads and writes, sessions) is gone and can never
+    /// be read again: a down server takes no step, and a restart rebuilds it from its storage alone.
+    /// Forgetting it merges states that differ only in the memory of a dead process.
+    ///
+    /// Guarantees: the image's core is rebuilt from the durable state, whose log, term and vote equal
+    /// the crashed core's (persisting is synchronous with each step); `role()` reports the role at
+    /// the crash.
+    pub fn crash_image(&self, crashed: &ServerState) -> ServerState {
+        let durable = crashed.durable.clone();
+        let initial = InitialState {
+            hard_state: durable.hard_state.clone(),
+            entries: durable.entries.clone(),
+            snapshot_meta: None,
+            bootstrap_config: self.bootstrap.clone(),
+        };
+        let mut node = RawNode::new(self.config.clone(), initial, 0)
+            .expect("the model's storage is what the core handed out");
+        node.normalize_timer_randomness();
+        assert_eq!(
+            node.log_entries(),
+            crashed.node.log_entries(),
+            "a crashed server's log is its durable log"
+        );
+        ServerState {
+            node,
+            kv_value: crashed.kv_value,
+            sessions: BTreeMap::new(),
+            pending_writes: BTreeSet::new(),
+            ready_reads: BTreeMap::new(),
+            durable,
+            crashed_role: Some(crashed.role()),
+        }
     }
 
     /// Runs `input` on a copy of the server, handles the resulting `Ready`s, checks Leader Append-Only
@@ -418,10 +451,6 @@ impl ServerActor {
         o: &mut ServerOut,
     ) {
         let reply_to = Id::from(usize::from(client));
-        let handled = (seq, s.term(), s.role());
-        if s.handled.insert(client, handled) == Some(handled) {
-            return;
-        }
         if op == RegisterOp::Read {
             if self.config.bugs.has(Bug::StaleRead) {
                 let ret = RegisterRet::ReadOk(s.kv_value);

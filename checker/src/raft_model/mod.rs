@@ -18,7 +18,13 @@
 //! - Clients retry an operation (on a server picked anew) only after a `NotLeader` answer, which means the
 //!   operation had no effect; a request or answer that is lost leaves the operation in flight forever.
 //! - `crashes` bounds the total number of crashes in a run (restarts so far plus servers down now, see
-//!   `properties::within_boundary`), and so also how many servers are down at once.
+//!   `properties::within_boundary`), and so also how many servers are down at once. Only servers
+//!   crash (clients are the test's drivers). While a server is down the model keeps only its crash
+//!   image (`ServerActor::crash_image`: storage, role, term and log at the crash): the rest of a dead
+//!   process's memory can never be read again.
+//! - Messages between a client and a server are delivered at most once on every network (one request
+//!   and one answer per attempt, as on the client's connection); only Raft messages between servers
+//!   are duplicated by the duplicating network.
 //! - On the unordered non-duplicating networks a state holding two copies of the same live in-flight
 //!   message is outside the boundary: a second copy only adds duplication (the duplicating network covers
 //!   it), and without this bound a leader's repeated identical heartbeats make the space infinite. Dead
@@ -27,13 +33,12 @@
 //! - The default network duplicates (every message may be delivered any number of times, or never),
 //!   which includes the behaviours of the other two; on it the checked model ([`RaftModel`]) saturates
 //!   every state ([`saturation`]), a sound reduction that removes most of the space.
-//! - A server ignores a client request it already handled in the same term and role (a duplicate: client
-//!   connections do not duplicate, and duplicated reads would open ReadIndex rounds without end).
 //! - Search strategies: DFS with symmetry (exhaustive), BFS (shortest counterexample) and seeded random
 //!   walks ([`walk`], never exhaustive, for deep counterexamples such as Figure 8).
 
 pub mod actor;
 pub mod history;
+pub mod probe_cache;
 pub mod properties;
 pub mod reduction;
 pub mod render;

@@ -3,12 +3,13 @@
 //! choice or client history (it only sends messages) is taken at once, until none is left, and dead
 //! envelopes are dropped. The checker then only ever sees "saturated" states.
 //!
-//! Why it is sound. On the duplicating network a delivered message stays deliverable, so a state's
-//! network only grows. Write `s ⊑ t` when `s` and `t` agree on everything but the network and
-//! `net(s) ⊆ net(t)`.
+//! Why it is sound. On the duplicating network a delivered Raft message stays deliverable (a
+//! client's request or answer is consumed by its delivery, see `RaftModel`; pure steps never deliver
+//! one). Write `s ⊑ t` when `s` and `t` agree on everything but the network and `net(s) ⊆ net(t)`.
 //! 1. Simulation: if `s ⊑ t` and an action takes `s` to `s'`, the same action is enabled in `t` and
 //!    takes it to some `t'` with `s' ⊑ t'`: the actor that moves has the same state, gets the same
-//!    input (every envelope of `s` is in `t`) and so produces the same outputs; timeouts, crashes,
+//!    input (every envelope of `s` is in `t`) and so produces the same outputs (a consumed client
+//!    message leaves both networks, so the inclusion stays); timeouts, crashes,
 //!    restarts and client choices read only what the two states share. The boundary reads no network
 //!    on this network kind, so `t'` is inside it whenever `s'` is.
 //! 2. Monotone properties: every always-property reads only actors, storages and history, except
@@ -35,10 +36,11 @@
 //! to be impure or to add nothing). A test checks this against trying every action.
 
 use crate::raft_model::actor::{ModelMsg, RaftActor, RaftTimer};
-use crate::raft_model::reduction;
+use crate::raft_model::{probe_cache, reduction};
 use crate::raft_model::{ActorSystem, RaftModelState};
 use stateright::actor::{Actor, ActorModelAction, Command, Envelope, Id, Network, Out};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The model's action type.
 pub type SystemAction = ActorModelAction<ModelMsg, RaftTimer, Id>;
@@ -71,22 +73,38 @@ pub fn close_traced(
     }
     tidy(&mut state);
     let mut work = candidates(before, &state);
+    let config = probe_cache::config_key(&system.cfg);
+    // The closure never changes an actor, so each receiver's state is hashed once.
+    let mut state_keys: Vec<Option<u64>> = vec![None; state.actor_states.len()];
     // Bounded: every step taken adds an envelope to the finite set of live envelopes within the
     // bounds, each envelope is queued at most once as new, and the initial candidates are finite.
     while let Some(action) = work.pop() {
-        let Some(sends) = pure_sends(system, &state, &action) else {
+        let Some(index) = probed_actor(&action) else {
+            continue;
+        };
+        let Some(actor_state) = state.actor_states.get(index) else {
+            continue;
+        };
+        if state.crashed.get(index).copied().unwrap_or(true) {
+            continue;
+        }
+        let key = *state_keys[index].get_or_insert_with(|| probe_cache::state_key(actor_state));
+        let found = probe_cache::probe(config, key, &action, || {
+            pure_sends(system, &state, &action).map(Arc::from)
+        });
+        let Some(sends) = found else {
             continue;
         };
         let Network::UnorderedDuplicating(set, _) = &mut state.network else {
             unreachable!("checked above");
         };
         let mut added = false;
-        for env in sends {
-            if reduction::is_dead_owned(&state.actor_states, &env) || set.contains(&env) {
+        for env in sends.iter() {
+            if reduction::is_dead_owned(&state.actor_states, env) || set.contains(env) {
                 continue;
             }
             set.insert(env.clone());
-            work.push(deliver(env));
+            work.push(deliver(env.clone()));
             added = true;
         }
         if added {
@@ -94,6 +112,19 @@ pub fn close_traced(
         }
     }
     state
+}
+
+/// The actor a pure-step candidate would run (deliveries of Raft messages and timeouts only).
+fn probed_actor(action: &SystemAction) -> Option<usize> {
+    match action {
+        ActorModelAction::Deliver {
+            dst,
+            msg: ModelMsg::Raft(_),
+            ..
+        } => Some(usize::from(*dst)),
+        ActorModelAction::Timeout(id, _) => Some(usize::from(*id)),
+        _ => None,
+    }
 }
 
 /// The messages `action` would send if it changes nothing else (a pure step), else None. Runs the
@@ -106,7 +137,12 @@ fn pure_sends(
     action: &SystemAction,
 ) -> Option<Vec<Envelope<ModelMsg>>> {
     let (id, timer) = match action {
-        ActorModelAction::Deliver { dst, .. } => (*dst, None),
+        // Only Raft messages: a client's request is delivered at most once (see `RaftModel`).
+        ActorModelAction::Deliver {
+            dst,
+            msg: ModelMsg::Raft(_),
+            ..
+        } => (*dst, None),
         ActorModelAction::Timeout(id, timer) => (*id, Some(*timer)),
         _ => return None,
     };

@@ -22,7 +22,7 @@ use crate::raft_model::history::ClientHistory;
 use crate::raft_model::reduction;
 use crate::raft_model::RaftModelState;
 use raftkv::raft::relabel::{relabel_entry, relabel_hard_state, relabel_message};
-use raftkv::raft::NodeId;
+use raftkv::raft::{NodeId, RawNode};
 use stateright::actor::{Envelope, Id, Network};
 use stateright::{Rewrite, RewritePlan};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -46,6 +46,32 @@ fn hash_durable_id_free(durable: &Durable, me: NodeId, h: &mut DefaultHasher) {
     durable.hard_state.voted_for.map(|v| v == me).hash(h);
     durable.entries.hash(h);
     durable.ghost.hash(h);
+}
+
+/// Hashes every part of a server's state, the core and the durable mirror with the given functions
+/// (id-free or renamed). Destructured so that a new field cannot be left out.
+fn hash_server(
+    s: &ServerState,
+    h: &mut DefaultHasher,
+    hash_node: impl FnOnce(&RawNode, &mut DefaultHasher),
+    hash_durable: impl FnOnce(&Durable, &mut DefaultHasher),
+) {
+    let ServerState {
+        node,
+        kv_value,
+        sessions,
+        pending_writes,
+        ready_reads,
+        durable,
+        crashed_role,
+    } = s;
+    hash_node(node, h);
+    kv_value.hash(h);
+    sessions.hash(h);
+    pending_writes.hash(h);
+    ready_reads.hash(h);
+    hash_durable(durable, h);
+    crashed_role.hash(h);
 }
 
 /// A message's content without its sender and receiver (the only server ids a model message holds,
@@ -107,13 +133,12 @@ fn server_keys(state: &RaftModelState, servers: usize) -> Vec<u64> {
             client_view[i].hash(&mut h);
             if let Some(s) = server(i) {
                 let me = s.node.config().id;
-                s.node.hash_id_free(&mut h);
-                s.kv_value.hash(&mut h);
-                s.sessions.hash(&mut h);
-                s.pending_writes.hash(&mut h);
-                s.ready_reads.hash(&mut h);
-                s.handled.hash(&mut h);
-                hash_durable_id_free(&s.durable, me, &mut h);
+                hash_server(
+                    s,
+                    &mut h,
+                    |node, h| node.hash_id_free(h),
+                    |durable, h| hash_durable_id_free(durable, me, h),
+                );
                 match &state.actor_storages[i] {
                     Some(d) => hash_durable_id_free(d, me, &mut h),
                     None => 0u8.hash(&mut h),
@@ -302,15 +327,12 @@ pub fn class_fingerprint(state: &RaftModelState, perm: &Vec<usize>) -> u64 {
     for old in reorder.iter().copied() {
         match &*state.actor_states[old] {
             ActorState::Server(s) if identity => s.hash(&mut h),
-            ActorState::Server(s) => {
-                s.node.relabeled(&f).hash(&mut h);
-                s.kv_value.hash(&mut h);
-                s.sessions.hash(&mut h);
-                s.pending_writes.hash(&mut h);
-                s.ready_reads.hash(&mut h);
-                s.handled.hash(&mut h);
-                relabel_durable(&s.durable, &f).hash(&mut h);
-            }
+            ActorState::Server(s) => hash_server(
+                s,
+                &mut h,
+                |node, h| node.relabeled(&f).hash(h),
+                |durable, h| relabel_durable(durable, &f).hash(h),
+            ),
             ActorState::Client(c) => {
                 let phase = match c.phase {
                     ClientPhase::Waiting(id) => ClientPhase::Waiting(map_id(&id, perm)),

@@ -6,10 +6,14 @@
 //! action taken, then pure deliveries and timeouts); with `saturate` off, or on the other network
 //! kinds, it is exactly the actor model.
 
+use crate::raft_model::actor::ModelMsg;
+use crate::raft_model::actor::{ActorState, RaftActor};
 use crate::raft_model::properties;
 use crate::raft_model::saturation::{self, SystemAction};
 use crate::raft_model::{ActorSystem, ModelConfig, RaftModelState};
+use stateright::actor::{ActorModelAction, Envelope, Id, Network};
 use stateright::{Model, Path, Property};
+use std::sync::Arc;
 
 /// The model the checkers run.
 pub struct RaftModel {
@@ -32,12 +36,60 @@ impl RaftModel {
         last: &RaftModelState,
         action: SystemAction,
     ) -> Option<Vec<SystemAction>> {
-        let raw = self.system.next_state(last, action)?;
+        let raw = self.raw_step(last, action)?;
         let mut pure = Vec::new();
         if self.saturate {
             saturation::close_traced(&self.system, Some(last), raw, &mut |a| pure.push(a.clone()));
         }
         Some(pure)
+    }
+}
+
+/// Whether `action` delivers a message between a client and a server: such a message is delivered
+/// at most once, on every network (a request or answer on the client's connection for one attempt;
+/// only Raft messages between servers are duplicated).
+fn is_client_delivery(action: &SystemAction) -> bool {
+    matches!(action, ActorModelAction::Deliver { msg, .. } if !matches!(msg, ModelMsg::Raft(_)))
+}
+
+impl RaftModel {
+    fn is_server(&self, id: Id) -> bool {
+        matches!(
+            self.system.actors.get(usize::from(id)),
+            Some(RaftActor::Server(_))
+        )
+    }
+
+    /// The actor model's step, with a crashed server's memory replaced by its crash image
+    /// ([`ServerActor::crash_image`](crate::raft_model::actor::ServerActor::crash_image)).
+    fn raw_step(&self, last: &RaftModelState, action: SystemAction) -> Option<RaftModelState> {
+        let crashed = match &action {
+            ActorModelAction::Crash(id) => Some(usize::from(*id)),
+            _ => None,
+        };
+        let consumed = match &action {
+            ActorModelAction::Deliver { src, dst, msg } if is_client_delivery(&action) => {
+                Some(Envelope {
+                    src: *src,
+                    dst: *dst,
+                    msg: msg.clone(),
+                })
+            }
+            _ => None,
+        };
+        let mut next = self.system.next_state(last, action)?;
+        if let (Some(env), Network::UnorderedDuplicating(set, _)) = (consumed, &mut next.network) {
+            set.remove(&env);
+        }
+        if let Some(index) = crashed {
+            if let (Some(RaftActor::Server(server)), ActorState::Server(state)) =
+                (self.system.actors.get(index), &*next.actor_states[index])
+            {
+                let image = server.crash_image(state);
+                next.actor_states[index] = Arc::new(ActorState::Server(Box::new(image)));
+            }
+        }
+        Some(next)
     }
 }
 
@@ -58,16 +110,26 @@ impl Model for RaftModel {
 
     fn actions(&self, state: &RaftModelState, actions: &mut Vec<SystemAction>) {
         self.system.actions(state, actions);
+        // Only servers crash: a client is the test's driver, not a system under test (stateright
+        // offers every actor; a crashed client would restart its script from the first operation).
+        actions.retain(|action| match action {
+            ActorModelAction::Crash(id) => self.is_server(*id),
+            _ => true,
+        });
     }
 
     fn next_state(&self, last: &RaftModelState, action: SystemAction) -> Option<RaftModelState> {
-        let next = self.system.next_state(last, action)?;
+        // A client message is consumed by its delivery, so only the other steps leave a network
+        // that has every envelope of `last` (which `is_same_state` relies on).
+        let network_grows = !is_client_delivery(&action);
+        let next = self.raw_step(last, action)?;
         if !self.saturate || !saturation::applies_to(&next) {
             return Some(next);
         }
         let next = saturation::close(&self.system, Some(last), next);
         // A step back to `last` is no step (saves the checker fingerprinting a known state).
-        (!saturation::is_same_state(last, &next)).then_some(next)
+        let same = network_grows && saturation::is_same_state(last, &next);
+        (!same).then_some(next)
     }
 
     fn format_action(&self, action: &SystemAction) -> String {
@@ -88,5 +150,143 @@ impl Model for RaftModel {
 
     fn within_boundary(&self, state: &RaftModelState) -> bool {
         Model::within_boundary(&self.system, state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft_model::actor::ServerState;
+    use crate::raft_model::{NetworkKind, RaftModelState};
+    use raftkv::raft::Role;
+    use std::collections::VecDeque;
+
+    fn model(network: NetworkKind) -> RaftModel {
+        let config = ModelConfig {
+            max_term: 1,
+            max_log: 2,
+            clients: 1,
+            crashes: 1,
+            pre_vote: false,
+            network,
+            ..ModelConfig::default()
+        };
+        config.into_model().expect("valid configuration")
+    }
+
+    /// Breadth-first, the first state (and an action enabled in it) that satisfies `wanted`.
+    fn find(
+        model: &RaftModel,
+        wanted: impl Fn(&RaftModelState, &SystemAction) -> bool,
+    ) -> (RaftModelState, SystemAction) {
+        let mut queue: VecDeque<RaftModelState> = model.init_states().into();
+        let mut actions = Vec::new();
+        for _ in 0..20_000 {
+            let state = queue.pop_front().expect("the space is large enough");
+            actions.clear();
+            model.actions(&state, &mut actions);
+            if let Some(action) = actions.iter().find(|a| wanted(&state, a)) {
+                return (state, action.clone());
+            }
+            for action in actions.drain(..) {
+                if let Some(next) = model.next_state(&state, action) {
+                    if model.within_boundary(&next) {
+                        queue.push_back(next);
+                    }
+                }
+            }
+        }
+        panic!("no such state within 20,000 states");
+    }
+
+    fn server(state: &RaftModelState, index: usize) -> &ServerState {
+        match &*state.actor_states[index] {
+            ActorState::Server(s) => s,
+            ActorState::Client(_) => panic!("actor {index} is a client"),
+        }
+    }
+
+    #[test]
+    fn only_servers_are_offered_a_crash() {
+        let model = model(NetworkKind::UnorderedDuplicating);
+        let mut actions = Vec::new();
+        model.actions(&model.init_states()[0], &mut actions);
+        let crashes: Vec<usize> = actions
+            .iter()
+            .filter_map(|a| match a {
+                ActorModelAction::Crash(id) => Some(usize::from(*id)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            crashes,
+            vec![0, 1, 2],
+            "servers 0..3 crash, client 3 does not"
+        );
+    }
+
+    #[test]
+    fn a_crashed_leader_keeps_its_role_term_and_log_and_forgets_the_rest() {
+        let model = model(NetworkKind::UnorderedDuplicating);
+        let (state, crash) = find(&model, |s, a| match a {
+            ActorModelAction::Crash(id) => {
+                let s = server(s, usize::from(*id));
+                s.role() == Role::Leader && s.node.log_entries().len() == 2
+            }
+            _ => false,
+        });
+        let ActorModelAction::Crash(id) = crash else {
+            unreachable!("found a crash");
+        };
+        let index = usize::from(id);
+        let before = server(&state, index).clone();
+        let next = model.next_state(&state, crash).expect("a crash is a step");
+        let after = server(&next, index);
+        assert!(next.crashed[index]);
+        assert_eq!(after.role(), Role::Leader, "properties still see a leader");
+        assert_eq!(after.crashed_role, Some(Role::Leader));
+        assert_eq!(after.term(), before.term());
+        assert_eq!(after.node.log_entries(), before.node.log_entries());
+        assert_eq!(after.durable, before.durable);
+        assert_eq!(after.kv_value, before.kv_value);
+        assert_eq!(
+            after.node.status().role,
+            Role::Follower,
+            "the core is rebuilt"
+        );
+        assert_ne!(
+            after.node, before.node,
+            "the leader's progress is forgotten"
+        );
+        // Restarting clears the crash image.
+        let recovered = model
+            .next_state(&next, ActorModelAction::Recover(id))
+            .expect("a restart is a step");
+        assert_eq!(server(&recovered, index).crashed_role, None);
+    }
+
+    #[test]
+    fn a_client_request_is_delivered_at_most_once_on_the_duplicating_network() {
+        let model = model(NetworkKind::UnorderedDuplicating);
+        let (state, deliver) = find(&model, |_, a| {
+            matches!(
+                a,
+                ActorModelAction::Deliver {
+                    msg: ModelMsg::Request { .. },
+                    ..
+                }
+            )
+        });
+        let ActorModelAction::Deliver { src, dst, msg } = deliver.clone() else {
+            unreachable!("found a delivery");
+        };
+        let env = Envelope { src, dst, msg };
+        let in_network =
+            |s: &RaftModelState| s.network.iter_all().any(|e| e.to_cloned_msg() == env);
+        assert!(in_network(&state));
+        let next = model
+            .next_state(&state, deliver)
+            .expect("a request is answered or handled");
+        assert!(!in_network(&next), "the request was consumed");
     }
 }
