@@ -121,12 +121,12 @@ fn tiny_duplicating(bugs: BugSet) -> ModelConfig {
 #[test]
 fn saturation_keeps_the_verdicts_and_shrinks_the_space() {
     // Fingerprints of the two spaces, as in the tests above.
-    assert_exhausted_safe(&tiny_duplicating(BugSet::none()), 218);
+    assert_exhausted_safe(&tiny_duplicating(BugSet::none()), 130);
     let plain = ModelConfig {
         saturate: false,
         ..tiny_duplicating(BugSet::none())
     };
-    assert_exhausted_safe(&plain, 4_898);
+    assert_exhausted_safe(&plain, 4_035);
 }
 
 /// With pre-vote and check-quorum on, a pre-candidate counts as in the term it campaigns for, so the
@@ -152,7 +152,7 @@ fn two_terms_two_entries_and_a_crash_are_exhausted_on_the_duplicating_network() 
         crashes: 1,
         ..tiny_duplicating(BugSet::none())
     };
-    assert_exhausted_safe(&config, 264_518);
+    assert_exhausted_safe(&config, 160_411);
 }
 
 fn expect_violation(config: ModelConfig, strategy: Strategy, property: &str) {
@@ -221,9 +221,11 @@ fn walk_seed() -> u64 {
         .unwrap_or(FIGURE_8_SEED)
 }
 
-/// A seed whose walks reach the Figure 8 interleaving after 233,917 states (about 1.4 s in release).
-/// Random walks hit it about once per 40 s of release walking from an arbitrary seed.
-const FIGURE_8_SEED: u64 = 5;
+/// A seed whose walks reach the Figure 8 interleaving after 770,900 states (about 6 s in release).
+/// Random walks are a pure function of the seed and the model, so a change to the model's steps moves
+/// the hit: after session 4 (leaders no longer track activity without check-quorum) 1 of 56 seeds
+/// hit within 15 s of release walking.
+const FIGURE_8_SEED: u64 = 32;
 
 #[test]
 fn commit_old_term_breaks_leader_completeness() {

@@ -80,13 +80,23 @@ impl PartialOrd for ModelMsg {
 }
 
 // Stateright sorts actions, which needs `Ord` on messages; the core's `Message` has no `Ord`, so order by
-// a cheap key and break ties by the JSON form, which is injective for these types and thus consistent
-// with `Eq`.
+// a cheap key, then by hash, and break the remaining ties by the JSON form, which is injective for these
+// types: a lexicographic order on (key, hash, JSON), total and consistent with `Eq`.
 impl Ord for ModelMsg {
     fn cmp(&self, other: &Self) -> Ordering {
         self.sort_key().cmp(&other.sort_key()).then_with(|| {
             if self == other {
                 return Ordering::Equal;
+            }
+            // Unequal messages almost always differ in their hashes; serializing is the rare tie-break.
+            let hash = |m: &ModelMsg| {
+                let mut h = std::hash::DefaultHasher::new();
+                std::hash::Hash::hash(m, &mut h);
+                std::hash::Hasher::finish(&h)
+            };
+            let by_hash = hash(self).cmp(&hash(other));
+            if by_hash != Ordering::Equal {
+                return by_hash;
             }
             let a = serde_json::to_vec(self).unwrap_or_default();
             let b = serde_json::to_vec(other).unwrap_or_default();

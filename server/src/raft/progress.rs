@@ -33,7 +33,8 @@ pub struct Progress {
     pub probe_sent: bool,
     /// Replicate state: last index of every non-empty append in flight, oldest first.
     pub inflight: VecDeque<LogIndex>,
-    /// Heard from the member since the last check-quorum round.
+    /// Heard from the member since the last check-quorum round (kept only with check-quorum on, the
+    /// only reader; see [`Progress::mark_active`]).
     pub recent_active: bool,
     /// Heartbeat answers in a row without progress while the member lags (see
     /// [`REPLICATE_STALL_HEARTBEATS_MAX`]).
@@ -56,6 +57,15 @@ impl Progress {
             recent_active: false,
             stalled_heartbeats: 0,
             pending_snapshot: None,
+        }
+    }
+
+    /// Records that the member was heard from. Only check-quorum reads the flag, so without it the flag
+    /// stays false: a value nothing reads would only tell otherwise identical states apart (for the
+    /// model checker, twice as many leader states per follower).
+    pub fn mark_active(&mut self, check_quorum: bool) {
+        if check_quorum {
+            self.recent_active = true;
         }
     }
 
@@ -190,6 +200,15 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activity_is_kept_only_for_check_quorum() {
+        let mut pr = Progress::new(LogIndex(1));
+        pr.mark_active(false);
+        assert!(!pr.recent_active, "nothing reads it without check-quorum");
+        pr.mark_active(true);
+        assert!(pr.recent_active);
+    }
 
     #[test]
     fn probe_then_replicate_with_a_bounded_window() {

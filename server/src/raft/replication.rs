@@ -179,10 +179,11 @@ impl RawNode {
     ) {
         let last_index = self.log.last_index();
         let hint_next = self.hint_next_index(match_index, conflict);
+        let check_quorum = self.config.check_quorum;
         let Some(pr) = self.progress.get_mut(&from) else {
             return;
         };
-        pr.recent_active = true;
+        pr.mark_active(check_quorum);
         if !success {
             if pr.on_append_rejected(match_index, hint_next) {
                 self.send_append(from, true);
@@ -243,10 +244,11 @@ impl RawNode {
     /// Leader: an answer to a heartbeat (liveness for check-quorum, ReadIndex acks, resuming probes).
     pub(super) fn handle_heartbeat_response(&mut self, from: NodeId, read_context: Option<u64>) {
         let last_index = self.log.last_index();
+        let check_quorum = self.config.check_quorum;
         let Some(pr) = self.progress.get_mut(&from) else {
             return;
         };
-        pr.recent_active = true;
+        pr.mark_active(check_quorum);
         if pr.on_heartbeat_response(last_index) {
             let probing = pr.state == ProgressState::Probe;
             self.send_append(from, probing);

@@ -147,10 +147,11 @@ impl RawNode {
         next_offset: u64,
         done: bool,
     ) {
+        let check_quorum = self.config.check_quorum;
         let Some(pr) = self.progress.get_mut(&from) else {
             return;
         };
-        pr.recent_active = true;
+        pr.mark_active(check_quorum);
         let previous_match = pr.match_index;
         if !pr.on_snapshot_response(last_included_index, next_offset, done) {
             return;
