@@ -155,6 +155,21 @@ fn two_terms_two_entries_and_a_crash_are_exhausted_on_the_duplicating_network() 
     assert_exhausted_safe(&config, 160_411);
 }
 
+/// A client's put and then read, on the default network with every interleaving of the servers'
+/// messages, is exhausted: every always-property holds, linearizability included, and some run commits
+/// the value. Client messages are delivered at most once (a request or answer per attempt), so the space
+/// is finite without any dedup table in the servers; its size is a fingerprint as above.
+#[test]
+fn one_clients_put_then_read_is_exhausted_and_linearizable() {
+    let config = ModelConfig {
+        max_log: 2,
+        clients: 1,
+        ops_per_client: 2,
+        ..tiny_duplicating(BugSet::none())
+    };
+    assert_exhausted_safe(&config, 96_283);
+}
+
 fn expect_violation(config: ModelConfig, strategy: Strategy, property: &str) {
     let report = check(&config, strategy, 1);
     let violated = report.violated();

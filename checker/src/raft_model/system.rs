@@ -1,13 +1,15 @@
-//! The checked model: stateright's actor model of the servers and clients ([`ActorSystem`]) with the
-//! [`saturation`] reduction applied after every step on the duplicating network. Everything else
-//! (actions, boundary, formatting, the sequence diagrams of the web explorer) is the actor model's own.
+//! The checked model: stateright's actor model of the servers and clients ([`ActorSystem`]) with
+//! three refinements, and the [`saturation`] reduction applied after every step on the duplicating
+//! network. The refinements: only servers crash (clients drive the test); a server that crashes is
+//! replaced by its crash image (what a dead process still shows: storage, role, term, log); and a
+//! message between a client and a server is consumed by its delivery on every network. Everything
+//! else (boundary, formatting, the sequence diagrams of the web explorer) is the actor model's own.
 //!
-//! Guarantees: every state this model yields is reachable in the actor model by real steps (the
-//! action taken, then pure deliveries and timeouts); with `saturate` off, or on the other network
-//! kinds, it is exactly the actor model.
+//! Guarantees: every state this model yields is reachable in the refined actor model by real steps
+//! (the action taken, then pure deliveries and timeouts); with `saturate` off, or on the other network
+//! kinds, it is exactly the refined actor model.
 
-use crate::raft_model::actor::ModelMsg;
-use crate::raft_model::actor::{ActorState, RaftActor};
+use crate::raft_model::actor::{ActorState, ModelMsg, RaftActor};
 use crate::raft_model::properties;
 use crate::raft_model::saturation::{self, SystemAction};
 use crate::raft_model::{ActorSystem, ModelConfig, RaftModelState};
