@@ -82,12 +82,12 @@ pub fn close_traced(
         let Some(index) = probed_actor(&action) else {
             continue;
         };
+        if server_actor(system, &state, index).is_none() {
+            continue;
+        }
         let Some(actor_state) = state.actor_states.get(index) else {
             continue;
         };
-        if state.crashed.get(index).copied().unwrap_or(true) {
-            continue;
-        }
         let key = *state_keys[index].get_or_insert_with(|| probe_cache::state_key(actor_state));
         let found = probe_cache::probe(config, key, &action, || {
             pure_sends(system, &state, &action).map(Arc::from)
@@ -114,7 +114,8 @@ pub fn close_traced(
     state
 }
 
-/// The actor a pure-step candidate would run (deliveries of Raft messages and timeouts only).
+/// The actor a pure-step candidate would run: deliveries of Raft messages and timeouts only (a
+/// client's request is delivered at most once, see `RaftModel`, so it is never a pure step).
 fn probed_actor(action: &SystemAction) -> Option<usize> {
     match action {
         ActorModelAction::Deliver {
@@ -136,17 +137,12 @@ fn pure_sends(
     state: &RaftModelState,
     action: &SystemAction,
 ) -> Option<Vec<Envelope<ModelMsg>>> {
-    let (id, timer) = match action {
-        // Only Raft messages: a client's request is delivered at most once (see `RaftModel`).
-        ActorModelAction::Deliver {
-            dst,
-            msg: ModelMsg::Raft(_),
-            ..
-        } => (*dst, None),
-        ActorModelAction::Timeout(id, timer) => (*id, Some(*timer)),
-        _ => return None,
+    let index = probed_actor(action)?;
+    let id = Id::from(index);
+    let timer = match action {
+        ActorModelAction::Timeout(_, timer) => Some(*timer),
+        _ => None,
     };
-    let index = usize::from(id);
     let actor = server_actor(system, state, index)?;
     let mut actor_state = Cow::Borrowed(&*state.actor_states[index]);
     let mut out = Out::new();

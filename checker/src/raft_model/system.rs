@@ -163,14 +163,14 @@ mod tests {
     use raftkv::raft::Role;
     use std::collections::VecDeque;
 
-    fn model(network: NetworkKind) -> RaftModel {
+    fn model() -> RaftModel {
         let config = ModelConfig {
             max_term: 1,
             max_log: 2,
             clients: 1,
             crashes: 1,
             pre_vote: false,
-            network,
+            network: NetworkKind::UnorderedDuplicating,
             ..ModelConfig::default()
         };
         config.into_model().expect("valid configuration")
@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn only_servers_are_offered_a_crash() {
-        let model = model(NetworkKind::UnorderedDuplicating);
+        let model = model();
         let mut actions = Vec::new();
         model.actions(&model.init_states()[0], &mut actions);
         let crashes: Vec<usize> = actions
@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn a_crashed_leader_keeps_its_role_term_and_log_and_forgets_the_rest() {
-        let model = model(NetworkKind::UnorderedDuplicating);
+        let model = model();
         let (state, crash) = find(&model, |s, a| match a {
             ActorModelAction::Crash(id) => {
                 let s = server(s, usize::from(*id));
@@ -269,7 +269,7 @@ mod tests {
 
     #[test]
     fn a_client_request_is_delivered_at_most_once_on_the_duplicating_network() {
-        let model = model(NetworkKind::UnorderedDuplicating);
+        let model = model();
         let (state, deliver) = find(&model, |_, a| {
             matches!(
                 a,
