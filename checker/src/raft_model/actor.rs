@@ -343,6 +343,7 @@ impl ServerActor {
             }
         }
         next.node.normalize_timer_randomness();
+        next.node.normalize_quorum_activity();
         if next != *old {
             *state = Cow::Owned(ActorState::Server(next));
         }

@@ -12,6 +12,9 @@
 //!   `fire_heartbeat_timeout`; `tick()` is never called, so tick counters stay 0 and the election-timeout
 //!   randomness is normalised away (`RawNode::normalize_timer_randomness`). With check-quorum on, a
 //!   follower that knows a leader ignores vote requests until its own election timer fires.
+//! - A leader that has heard from a quorum since its last check-quorum round marks every member heard
+//!   from (`RawNode::normalize_quorum_activity`): the round's outcome is decided either way and
+//!   nothing else reads the flags, so the two states behave alike (the model never changes membership).
 //! - Persisting is synchronous with the step (no crash between write and fsync).
 //! - `stale-read` is a shell behaviour: a server with [`Bug::StaleRead`](raftkv::bugs::Bug) answers reads
 //!   at once from its local state machine, whatever its role; clients may send reads to any server.
@@ -37,6 +40,7 @@
 //!   walks ([`walk`], never exhaustive, for deep counterexamples such as Figure 8).
 
 pub mod actor;
+pub mod fingerprint;
 pub mod history;
 pub mod probe_cache;
 pub mod properties;

@@ -9,12 +9,12 @@
 //! changes an answer, only how fast it comes.
 
 use crate::raft_model::actor::{ActorState, ModelMsg};
+use crate::raft_model::fingerprint::hash_of;
 use crate::raft_model::saturation::SystemAction;
 use crate::raft_model::ModelConfig;
 use stateright::actor::Envelope;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// Entries kept per thread before the memo is cleared (a few hundred MB at most).
@@ -31,16 +31,12 @@ thread_local! {
 
 /// A hash that identifies a configuration's behaviour (the actors are built from it alone).
 pub fn config_key(cfg: &ModelConfig) -> u64 {
-    let mut h = DefaultHasher::new();
-    cfg.hash(&mut h);
-    h.finish()
+    hash_of(cfg)
 }
 
 /// A hash of one actor's state.
 pub fn state_key(state: &ActorState) -> u64 {
-    let mut h = DefaultHasher::new();
-    state.hash(&mut h);
-    h.finish()
+    hash_of(state)
 }
 
 /// The memoised answer for `action` on a server whose state hashes to `state`, computing it with

@@ -114,6 +114,42 @@ pub fn close_traced(
     state
 }
 
+/// Whether `action` is a step from the saturated `state` back to itself: a pure step (it changes
+/// nothing, see [`pure_sends`]) whose every send is in flight already or dead. Such a step is no
+/// step, so the model does not offer it (in a saturated state most live envelopes are such
+/// deliveries: the closure took each of them once). `keys` caches each actor's probe-memo key.
+pub fn is_self_loop(
+    system: &ActorSystem,
+    state: &RaftModelState,
+    action: &SystemAction,
+    keys: &mut [Option<u64>],
+) -> bool {
+    let Some(index) = probed_actor(action) else {
+        return false;
+    };
+    if server_actor(system, state, index).is_none() {
+        return false;
+    }
+    let (Some(actor_state), Some(key)) = (state.actor_states.get(index), keys.get_mut(index))
+    else {
+        return false;
+    };
+    let key = *key.get_or_insert_with(|| probe_cache::state_key(actor_state));
+    let config = probe_cache::config_key(&system.cfg);
+    let found = probe_cache::probe(config, key, action, || {
+        pure_sends(system, state, action).map(Arc::from)
+    });
+    let Some(sends) = found else {
+        return false;
+    };
+    let Network::UnorderedDuplicating(set, _) = &state.network else {
+        return false;
+    };
+    sends
+        .iter()
+        .all(|env| set.contains(env) || reduction::is_dead_owned(&state.actor_states, env))
+}
+
 /// The actor a pure-step candidate would run: deliveries of Raft messages and timeouts only (a
 /// client's request is delivered at most once, see `RaftModel`, so it is never a pure step).
 fn probed_actor(action: &SystemAction) -> Option<usize> {

@@ -18,6 +18,7 @@
 use crate::raft_model::actor::{
     actor_of, node_of, ActorState, ClientPhase, ClientState, Durable, ModelMsg, ServerState,
 };
+use crate::raft_model::fingerprint::{hash_of, hasher, FingerprintHasher};
 use crate::raft_model::history::ClientHistory;
 use crate::raft_model::reduction;
 use crate::raft_model::RaftModelState;
@@ -25,22 +26,11 @@ use raftkv::raft::relabel::{relabel_entry, relabel_hard_state, relabel_message};
 use raftkv::raft::{NodeId, RawNode};
 use stateright::actor::{Envelope, Id, Network};
 use stateright::{Rewrite, RewritePlan};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-/// An id-free hasher with fixed keys: the same input hashes alike in every thread and run.
-fn hasher() -> DefaultHasher {
-    DefaultHasher::new()
-}
-
-fn hash_of(value: &impl Hash) -> u64 {
-    let mut h = hasher();
-    value.hash(&mut h);
-    h.finish()
-}
-
 /// Hashes a durable mirror (or storage) without ids: the vote is reduced to "none / self / another".
-fn hash_durable_id_free(durable: &Durable, me: NodeId, h: &mut DefaultHasher) {
+fn hash_durable_id_free(durable: &Durable, me: NodeId, h: &mut FingerprintHasher) {
     durable.hard_state.term.hash(h);
     durable.hard_state.commit_index.hash(h);
     durable.hard_state.voted_for.map(|v| v == me).hash(h);
@@ -52,9 +42,9 @@ fn hash_durable_id_free(durable: &Durable, me: NodeId, h: &mut DefaultHasher) {
 /// (id-free or renamed). Destructured so that a new field cannot be left out.
 fn hash_server(
     s: &ServerState,
-    h: &mut DefaultHasher,
-    hash_node: impl FnOnce(&RawNode, &mut DefaultHasher),
-    hash_durable: impl FnOnce(&Durable, &mut DefaultHasher),
+    h: &mut FingerprintHasher,
+    hash_node: impl FnOnce(&RawNode, &mut FingerprintHasher),
+    hash_durable: impl FnOnce(&Durable, &mut FingerprintHasher),
 ) {
     let ServerState {
         node,

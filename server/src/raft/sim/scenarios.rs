@@ -486,6 +486,48 @@ fn check_quorum_makes_an_isolated_leader_step_down_and_abort_its_reads() -> Resu
     Ok(())
 }
 
+/// `normalize_quorum_activity` (model checking only) marks every member heard from once those heard
+/// from form a quorum, and not before; the next check-quorum round decides alike either way.
+#[test]
+fn quorum_activity_is_normalized_only_once_a_quorum_was_heard() -> Result<(), Violation> {
+    let mut c = Cluster::new(5, Config::new, 16);
+    elect(&mut c, N1)?;
+    // A round that passes (everyone answered during the election) clears every flag.
+    c.fire_election_timeout(N1)?;
+    let active = |node: &RawNode| -> Vec<NodeId> {
+        node.progress
+            .iter()
+            .filter(|(_, pr)| pr.recent_active)
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    let mut node = c.node(N1).clone();
+    assert_eq!(active(&node), Vec::<NodeId>::new());
+    let term = node.status().term.0;
+    let answer = |from| {
+        message(
+            from,
+            N1,
+            term,
+            MessageBody::HeartbeatResponse { read_context: None },
+        )
+    };
+    node.step(answer(N2));
+    node.normalize_quorum_activity();
+    assert_eq!(
+        active(&node),
+        vec![N2],
+        "2 of 5 is no quorum: kept as heard"
+    );
+    node.step(answer(N3));
+    node.normalize_quorum_activity();
+    assert_eq!(active(&node), vec![N2, N3, N4, N5], "3 of 5 is a quorum");
+    node.fire_election_timeout();
+    assert_eq!(node.status().role, Role::Leader, "the round passes");
+    assert_eq!(active(&node), Vec::<NodeId>::new(), "and clears every flag");
+    Ok(())
+}
+
 #[test]
 fn a_follower_with_a_live_leader_ignores_vote_requests_unless_transferring() -> Result<(), Violation>
 {
