@@ -54,9 +54,10 @@ impl RawNode {
                     conflict: None,
                 }
             }
-            MessageBody::Heartbeat { read_context, .. } => {
-                MessageBody::HeartbeatResponse { read_context }
-            }
+            // No read context: the answer is given in a newer term than the heartbeat's, so it must
+            // not acknowledge any read round. Contexts restart at 0 when a node restarts, and an echoed
+            // one could count as an ack of a later leadership's round of the same number.
+            MessageBody::Heartbeat { .. } => MessageBody::HeartbeatResponse { read_context: None },
             MessageBody::PreVote { .. } => MessageBody::PreVoteResponse { granted: false },
             MessageBody::RequestVote { .. } => MessageBody::RequestVoteResponse { granted: false },
             _ => return,

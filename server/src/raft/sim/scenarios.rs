@@ -486,6 +486,67 @@ fn check_quorum_makes_an_isolated_leader_step_down_and_abort_its_reads() -> Resu
     Ok(())
 }
 
+/// A heartbeat from an old term, answered by a node that has moved on, acknowledges no read of a later
+/// leadership. Read contexts restart at 0 when a node restarts, so before the fix the answer to node
+/// 1's term-1 heartbeat for read round 0 counted as node 2's ack of node 1's first read round in term
+/// 2, given after node 2 had moved on to term 3 with node 3, which committed a write there: a stale read.
+#[test]
+fn a_stale_heartbeat_answer_acknowledges_no_read_of_a_later_leadership() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, paper_config, 17);
+    elect(&mut c, N1)?;
+    c.read_index(N1, 1)?;
+    let is_read_heartbeat = |m: &Message| {
+        m.to == N2
+            && matches!(
+                m.body,
+                MessageBody::Heartbeat {
+                    read_context: Some(_),
+                    ..
+                }
+            )
+    };
+    let old_heartbeat = c
+        .outbox
+        .iter()
+        .find(|m| is_read_heartbeat(m))
+        .cloned()
+        .expect("the read round sends node 2 a heartbeat");
+    c.stabilize()?;
+    assert!(c
+        .reads_served
+        .iter()
+        .any(|(n, r)| *n == N1 && r.request_id == 1));
+    // Node 1 restarts (its read contexts start at 0 again) and leads term 2.
+    c.crash(N1);
+    c.restart(N1);
+    elect(&mut c, N1)?;
+    assert_eq!(c.term(N1), Term(2));
+    // The term-1 heartbeat reaches node 2, now in term 2; its answer is held back.
+    c.deliver(old_heartbeat)?;
+    c.fsync(N2)?;
+    let answer_to_old = std::mem::take(&mut c.outbox);
+    // Nodes 2 and 3 move on: node 3 leads term 3 and commits a write without node 1.
+    c.fire_election_timeout(N3)?;
+    c.deliver_all(20, among(&[N2, N3]))?;
+    assert_eq!(c.node(N3).status().role, Role::Leader);
+    c.propose(N3, b"newer".to_vec())?;
+    c.deliver_all(20, among(&[N2, N3]))?;
+    // Node 1, cut off and still leading term 2, gets a read; the held answer arrives.
+    c.read_index(N1, 2)?;
+    c.fsync(N1)?;
+    c.outbox.clear();
+    for msg in answer_to_old {
+        c.deliver(msg)?;
+    }
+    c.fsync(N1)?;
+    assert!(
+        !c.reads_served.iter().any(|(n, r)| *n == N1 && r.request_id == 2),
+        "node 1 served a read on an acknowledgement given before the read, by a node that has since \
+         followed a newer leader"
+    );
+    Ok(())
+}
+
 /// `normalize_quorum_activity` (model checking only) marks every member heard from once those heard
 /// from form a quorum, and not before; the next check-quorum round decides alike either way.
 #[test]
