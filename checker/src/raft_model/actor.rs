@@ -11,6 +11,7 @@
 //! transition properties) lives next to the durable state so that it survives crashes; it never
 //! influences the protocol.
 
+use crate::raft_model::fingerprint::hash_of;
 use crate::raft_model::spec::{self, RegisterOp, RegisterRet};
 use raftkv::bugs::Bug;
 use raftkv::raft::{
@@ -21,7 +22,7 @@ use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// At most this many `Ready` rounds per input (the core settles after two or three).
 pub const READY_ROUNDS_MAX: usize = 16;
@@ -140,8 +141,49 @@ pub struct Durable {
     pub ghost: Ghost,
 }
 
+/// A memoised 64-bit hash of the value that holds it: computed on first use, forgotten by `clone`
+/// (a clone is about to be changed), and invisible to equality and hashing. Why: a server state is
+/// immutable once it is part of a model state and is hashed many times (stateright's fingerprint,
+/// the symmetry keys, the probe memo), which was a third of a model run's time.
+#[derive(Default)]
+pub struct HashMemo(OnceLock<u64>);
+
+impl HashMemo {
+    /// The memoised value, computing it with `f` the first time.
+    pub fn get_or_init(&self, f: impl FnOnce() -> u64) -> u64 {
+        *self.0.get_or_init(f)
+    }
+}
+
+impl Clone for HashMemo {
+    fn clone(&self) -> Self {
+        HashMemo::default()
+    }
+}
+
+impl PartialEq for HashMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for HashMemo {}
+
+impl std::hash::Hash for HashMemo {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl std::fmt::Debug for HashMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("_")
+    }
+}
+
 /// The state of a server actor.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Guarantees: hashing writes one 64-bit digest of every field (memoised, see [`HashMemo`]), so two
+/// states hash alike exactly when their digests do; equality compares every field.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerState {
     /// The real Raft core.
     pub node: RawNode,
@@ -158,9 +200,51 @@ pub struct ServerState {
     pub durable: Durable,
     /// Set while the server is down: its role when it crashed (see [`ServerActor::crash_image`]).
     pub crashed_role: Option<Role>,
+    /// The digest of all the fields above (see [`ServerState::digest`]).
+    pub digest: HashMemo,
+    /// The id-free hash of the symmetry reduction (`symmetry::server_keys`).
+    pub id_free: HashMemo,
+}
+
+impl std::hash::Hash for ServerState {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.digest());
+    }
 }
 
 impl ServerState {
+    /// A 64-bit hash of every field, memoised.
+    pub fn digest(&self) -> u64 {
+        self.digest
+            .get_or_init(|| self.digest_with(&self.node, &self.durable))
+    }
+
+    /// The digest this state would have with `node` and `durable` in place of its own (the
+    /// symmetry reduction hashes renamed servers with it, so a renamed state hashes as if built so).
+    /// Destructured so that a new field cannot be left out.
+    pub fn digest_with(&self, node: &RawNode, durable: &Durable) -> u64 {
+        let ServerState {
+            node: _,
+            kv_value,
+            sessions,
+            pending_writes,
+            ready_reads,
+            durable: _,
+            crashed_role,
+            digest: _,
+            id_free: _,
+        } = self;
+        hash_of(&(
+            node,
+            kv_value,
+            sessions,
+            pending_writes,
+            ready_reads,
+            durable,
+            crashed_role,
+        ))
+    }
+
     /// The server's role (for a server that is down, its role when it crashed).
     pub fn role(&self) -> Role {
         self.crashed_role.unwrap_or_else(|| self.node.status().role)
@@ -273,6 +357,8 @@ impl ServerActor {
             ready_reads: BTreeMap::new(),
             durable,
             crashed_role: None,
+            digest: HashMemo::default(),
+            id_free: HashMemo::default(),
         };
         self.handle_ready(&mut state, o);
         state.node.normalize_timer_randomness();
@@ -316,6 +402,8 @@ impl ServerActor {
             ready_reads: BTreeMap::new(),
             durable,
             crashed_role: Some(crashed.role()),
+            digest: HashMemo::default(),
+            id_free: HashMemo::default(),
         }
     }
 
@@ -344,6 +432,9 @@ impl ServerActor {
         }
         next.node.normalize_timer_randomness();
         next.node.normalize_quorum_activity();
+        // Nothing hashed `next` while it changed, but a memo must never outlive a change.
+        next.digest = HashMemo::default();
+        next.id_free = HashMemo::default();
         if next != *old {
             *state = Cow::Owned(ActorState::Server(next));
         }

@@ -26,7 +26,8 @@ pub type ProbeResult = Option<Arc<[Envelope<ModelMsg>]>>;
 type Key = (u64, u64, SystemAction);
 
 thread_local! {
-    static PROBES: RefCell<HashMap<Key, ProbeResult>> = RefCell::new(HashMap::new());
+    static PROBES: RefCell<HashMap<Key, ProbeResult, ahash::RandomState>> =
+        RefCell::new(HashMap::with_hasher(ahash::RandomState::new()));
 }
 
 /// A hash that identifies a configuration's behaviour (the actors are built from it alone).

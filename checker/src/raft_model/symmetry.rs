@@ -54,6 +54,8 @@ fn hash_server(
         ready_reads,
         durable,
         crashed_role,
+        digest: _,
+        id_free: _,
     } = s;
     hash_node(node, h);
     kv_value.hash(h);
@@ -123,12 +125,18 @@ fn server_keys(state: &RaftModelState, servers: usize) -> Vec<u64> {
             client_view[i].hash(&mut h);
             if let Some(s) = server(i) {
                 let me = s.node.config().id;
-                hash_server(
-                    s,
-                    &mut h,
-                    |node, h| node.hash_id_free(h),
-                    |durable, h| hash_durable_id_free(durable, me, h),
-                );
+                s.id_free
+                    .get_or_init(|| {
+                        let mut h = hasher();
+                        hash_server(
+                            s,
+                            &mut h,
+                            |node, h| node.hash_id_free(h),
+                            |durable, h| hash_durable_id_free(durable, me, h),
+                        );
+                        h.finish()
+                    })
+                    .hash(&mut h);
                 match &state.actor_storages[i] {
                     Some(d) => hash_durable_id_free(d, me, &mut h),
                     None => 0u8.hash(&mut h),
@@ -317,12 +325,10 @@ pub fn class_fingerprint(state: &RaftModelState, perm: &Vec<usize>) -> u64 {
     for old in reorder.iter().copied() {
         match &*state.actor_states[old] {
             ActorState::Server(s) if identity => s.hash(&mut h),
-            ActorState::Server(s) => hash_server(
-                s,
-                &mut h,
-                |node, h| node.relabeled(&f).hash(h),
-                |durable, h| relabel_durable(durable, &f).hash(h),
-            ),
+            // Hashed as `ServerState::hash` hashes the renamed server.
+            ActorState::Server(s) => {
+                h.write_u64(s.digest_with(&s.node.relabeled(&f), &relabel_durable(&s.durable, &f)))
+            }
             ActorState::Client(c) => {
                 let phase = match c.phase {
                     ClientPhase::Waiting(id) => ClientPhase::Waiting(map_id(&id, perm)),
