@@ -11,7 +11,7 @@
 //! transition properties) lives next to the durable state so that it survives crashes; it never
 //! influences the protocol.
 
-use crate::raft_model::fingerprint::hash_of;
+use crate::raft_model::fingerprint::{hash_of, HashMemo, KeyedHashMemo};
 use crate::raft_model::spec::{self, RegisterOp, RegisterRet};
 use raftkv::bugs::Bug;
 use raftkv::raft::{
@@ -22,7 +22,7 @@ use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// At most this many `Ready` rounds per input (the core settles after two or three).
 pub const READY_ROUNDS_MAX: usize = 16;
@@ -141,44 +141,6 @@ pub struct Durable {
     pub ghost: Ghost,
 }
 
-/// A memoised 64-bit hash of the value that holds it: computed on first use, forgotten by `clone`
-/// (a clone is about to be changed), and invisible to equality and hashing. Why: a server state is
-/// immutable once it is part of a model state and is hashed many times (stateright's fingerprint,
-/// the symmetry keys, the probe memo), which was a third of a model run's time.
-#[derive(Default)]
-pub struct HashMemo(OnceLock<u64>);
-
-impl HashMemo {
-    /// The memoised value, computing it with `f` the first time.
-    pub fn get_or_init(&self, f: impl FnOnce() -> u64) -> u64 {
-        *self.0.get_or_init(f)
-    }
-}
-
-impl Clone for HashMemo {
-    fn clone(&self) -> Self {
-        HashMemo::default()
-    }
-}
-
-impl PartialEq for HashMemo {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for HashMemo {}
-
-impl std::hash::Hash for HashMemo {
-    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
-}
-
-impl std::fmt::Debug for HashMemo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("_")
-    }
-}
-
 /// The state of a server actor.
 ///
 /// Guarantees: hashing writes one 64-bit digest of every field (memoised, see [`HashMemo`]), so two
@@ -204,6 +166,8 @@ pub struct ServerState {
     pub digest: HashMemo,
     /// The id-free hash of the symmetry reduction (`symmetry::server_keys`).
     pub id_free: HashMemo,
+    /// The digests of this state with the servers renamed, by renaming (`symmetry::class_fingerprint`).
+    pub renamed: KeyedHashMemo,
 }
 
 impl std::hash::Hash for ServerState {
@@ -233,6 +197,7 @@ impl ServerState {
             crashed_role,
             digest: _,
             id_free: _,
+            renamed: _,
         } = self;
         hash_of(&(
             node,
@@ -359,6 +324,7 @@ impl ServerActor {
             crashed_role: None,
             digest: HashMemo::default(),
             id_free: HashMemo::default(),
+            renamed: KeyedHashMemo::default(),
         };
         self.handle_ready(&mut state, o);
         state.node.normalize_timer_randomness();
@@ -404,6 +370,7 @@ impl ServerActor {
             crashed_role: Some(crashed.role()),
             digest: HashMemo::default(),
             id_free: HashMemo::default(),
+            renamed: KeyedHashMemo::default(),
         }
     }
 
@@ -435,6 +402,7 @@ impl ServerActor {
         // Nothing hashed `next` while it changed, but a memo must never outlive a change.
         next.digest = HashMemo::default();
         next.id_free = HashMemo::default();
+        next.renamed = KeyedHashMemo::default();
         if next != *old {
             *state = Cow::Owned(ActorState::Server(next));
         }

@@ -3,10 +3,14 @@
 //! thread and run of a build. About 5x cheaper per write than std's SipHash, which was a sixth of a
 //! model run's time.
 //!
+//! Also the memos that let a server state be hashed once ([`HashMemo`], [`KeyedHashMemo`]).
+//!
 //! Guarantees: `hasher()` is deterministic (fixed seeds) and 64-bit; collisions cost what stateright's
-//! own 64-bit fingerprints cost.
+//! own 64-bit fingerprints cost. A memo is empty in every clone and never takes part in equality or
+//! hashing of the value holding it.
 
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::{Mutex, OnceLock};
 
 /// The model's fingerprint hasher.
 pub type FingerprintHasher = ahash::AHasher;
@@ -30,9 +34,109 @@ pub fn hash_of(value: &impl Hash) -> u64 {
     h.finish()
 }
 
+/// A memoised 64-bit hash of the value that holds it: computed on first use, forgotten by `clone`
+/// (a clone is about to be changed), and invisible to equality and hashing. Why: a server state is
+/// immutable once it is part of a model state and is hashed many times (stateright's fingerprint,
+/// the symmetry keys, the probe memo), which was a third of a model run's time.
+#[derive(Default)]
+pub struct HashMemo(OnceLock<u64>);
+
+impl HashMemo {
+    /// The memoised value, computing it with `f` the first time.
+    pub fn get_or_init(&self, f: impl FnOnce() -> u64) -> u64 {
+        *self.0.get_or_init(f)
+    }
+}
+
+impl Clone for HashMemo {
+    fn clone(&self) -> Self {
+        HashMemo::default()
+    }
+}
+
+impl PartialEq for HashMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for HashMemo {}
+
+impl std::hash::Hash for HashMemo {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl std::fmt::Debug for HashMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("_")
+    }
+}
+
+/// Memoised 64-bit hashes of the value that holds it, one per key (a renaming of the servers): like
+/// [`HashMemo`], forgotten by `clone` and invisible to equality and hashing.
+#[derive(Default)]
+pub struct KeyedHashMemo(Mutex<Vec<(u64, u64)>>);
+
+impl KeyedHashMemo {
+    /// The memoised value for `key`, computing it with `f` the first time.
+    pub fn get_or_insert(&self, key: u64, f: impl FnOnce() -> u64) -> u64 {
+        let found = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|m| m.iter().find(|(k, _)| *k == key).map(|(_, v)| *v));
+        if let Some(value) = found {
+            return value;
+        }
+        let value = f();
+        if let Ok(mut m) = self.0.lock() {
+            m.push((key, value));
+        }
+        value
+    }
+}
+
+impl Clone for KeyedHashMemo {
+    fn clone(&self) -> Self {
+        KeyedHashMemo::default()
+    }
+}
+
+impl PartialEq for KeyedHashMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for KeyedHashMemo {}
+
+impl std::hash::Hash for KeyedHashMemo {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl std::fmt::Debug for KeyedHashMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("_")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_memo_computes_once_and_a_clone_starts_empty() {
+        let memo = HashMemo::default();
+        assert_eq!(memo.get_or_init(|| 7), 7);
+        assert_eq!(memo.get_or_init(|| 8), 7, "memoised");
+        assert_eq!(memo.clone().get_or_init(|| 8), 8, "a clone forgets");
+        let keyed = KeyedHashMemo::default();
+        assert_eq!(keyed.get_or_insert(1, || 10), 10);
+        assert_eq!(keyed.get_or_insert(2, || 20), 20);
+        assert_eq!(keyed.get_or_insert(1, || 11), 10, "memoised per key");
+        assert_eq!(keyed.clone().get_or_insert(1, || 11), 11, "a clone forgets");
+        assert!(memo == HashMemo::default() && keyed == KeyedHashMemo::default());
+    }
 
     #[test]
     fn equal_values_hash_alike_and_different_ones_apart() {

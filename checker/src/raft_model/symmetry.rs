@@ -56,6 +56,7 @@ fn hash_server(
         crashed_role,
         digest: _,
         id_free: _,
+        renamed: _,
     } = s;
     hash_node(node, h);
     kv_value.hash(h);
@@ -321,14 +322,18 @@ pub fn class_fingerprint(state: &RaftModelState, perm: &Vec<usize>) -> u64 {
     for (old, new) in perm.iter().enumerate() {
         reorder[*new] = old;
     }
+    // The renaming as a number (at most SERVERS_MAX < 16 servers: 4 bits each).
+    let perm_code = perm
+        .iter()
+        .fold(0u64, |code, new| (code << 4) | *new as u64);
     let mut h = hasher();
     for old in reorder.iter().copied() {
         match &*state.actor_states[old] {
             ActorState::Server(s) if identity => s.hash(&mut h),
             // Hashed as `ServerState::hash` hashes the renamed server.
-            ActorState::Server(s) => {
-                h.write_u64(s.digest_with(&s.node.relabeled(&f), &relabel_durable(&s.durable, &f)))
-            }
+            ActorState::Server(s) => h.write_u64(s.renamed.get_or_insert(perm_code, || {
+                s.digest_with(&s.node.relabeled(&f), &relabel_durable(&s.durable, &f))
+            })),
             ActorState::Client(c) => {
                 let phase = match c.phase {
                     ClientPhase::Waiting(id) => ClientPhase::Waiting(map_id(&id, perm)),
