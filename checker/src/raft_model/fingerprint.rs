@@ -34,6 +34,44 @@ pub fn hash_of(value: &impl Hash) -> u64 {
     h.finish()
 }
 
+/// Makes a type invisible to the identity of the value holding it: every two values are equal and
+/// hashing writes nothing. For fields that are not state (memos, the search's stop flag).
+#[macro_export]
+macro_rules! invisible_to_identity {
+    ($t:ty) => {
+        impl PartialEq for $t {
+            fn eq(&self, _: &Self) -> bool {
+                true
+            }
+        }
+        impl Eq for $t {}
+        impl std::hash::Hash for $t {
+            fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+        }
+    };
+}
+
+/// A memo: invisible to identity, empty in every clone (a clone is about to be changed), and shown
+/// as `_`.
+macro_rules! memo_traits {
+    ($t:ident) => {
+        invisible_to_identity!($t);
+        impl Clone for $t {
+            fn clone(&self) -> Self {
+                $t::default()
+            }
+        }
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("_")
+            }
+        }
+    };
+}
+
+memo_traits!(HashMemo);
+memo_traits!(KeyedHashMemo);
+
 /// A memoised 64-bit hash of the value that holds it: computed on first use, forgotten by `clone`
 /// (a clone is about to be changed), and invisible to equality and hashing. Why: a server state is
 /// immutable once it is part of a model state and is hashed many times (stateright's fingerprint,
@@ -45,30 +83,6 @@ impl HashMemo {
     /// The memoised value, computing it with `f` the first time.
     pub fn get_or_init(&self, f: impl FnOnce() -> u64) -> u64 {
         *self.0.get_or_init(f)
-    }
-}
-
-impl Clone for HashMemo {
-    fn clone(&self) -> Self {
-        HashMemo::default()
-    }
-}
-
-impl PartialEq for HashMemo {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for HashMemo {}
-
-impl std::hash::Hash for HashMemo {
-    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
-}
-
-impl std::fmt::Debug for HashMemo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("_")
     }
 }
 
@@ -93,30 +107,6 @@ impl KeyedHashMemo {
             m.push((key, value));
         }
         value
-    }
-}
-
-impl Clone for KeyedHashMemo {
-    fn clone(&self) -> Self {
-        KeyedHashMemo::default()
-    }
-}
-
-impl PartialEq for KeyedHashMemo {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for KeyedHashMemo {}
-
-impl std::hash::Hash for KeyedHashMemo {
-    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
-}
-
-impl std::fmt::Debug for KeyedHashMemo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("_")
     }
 }
 

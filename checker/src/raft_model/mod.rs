@@ -141,17 +141,7 @@ impl StopFlag {
     }
 }
 
-impl PartialEq for StopFlag {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for StopFlag {}
-
-impl std::hash::Hash for StopFlag {
-    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
-}
+crate::invisible_to_identity!(StopFlag);
 
 /// Most crashes a run may have in total (the restart counter is a `u8`).
 pub const CRASHES_MAX: usize = 16;
