@@ -2,7 +2,7 @@
 //! Subcommands live in `harness::commands`; this file only parses arguments and maps results to exit codes.
 
 use clap::{Parser, Subcommand};
-use harness::commands::{bench_check, check, model, test};
+use harness::commands::{bench_check, bench_model, check, model, test};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -28,6 +28,8 @@ enum Command {
     Model(Box<model::ModelArgs>),
     /// Benchmark the checker on porcupine's data set and a large generated history.
     BenchCheck(bench_check::BenchCheckArgs),
+    /// Benchmark the model checker on a ladder of bounds with 1 and 2 threads (a Markdown table).
+    BenchModel(bench_model::BenchModelArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +52,13 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::BenchModel(args) => match bench_model::run(&args, &mut stdout) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
                 ExitCode::FAILURE
             }
         },
