@@ -115,7 +115,7 @@ pub fn close_traced(
 }
 
 /// Whether `action` is a step from the saturated `state` back to itself: a pure step (it changes
-/// nothing, see [`pure_sends`]) whose every send is in flight already or dead. Such a step is no
+/// nothing, see `pure_sends`) whose every send is in flight already or dead. Such a step is no
 /// step, so the model does not offer it (in a saturated state most live envelopes are such
 /// deliveries: the closure took each of them once). `keys` caches each actor's probe-memo key.
 pub fn is_self_loop(

@@ -4,6 +4,8 @@
 //! replaced by its crash image (what a dead process still shows: storage, role, term, log); and a
 //! message between a client and a server is consumed by its delivery on every network. Everything
 //! else (boundary, formatting, the sequence diagrams of the web explorer) is the actor model's own.
+//! On the duplicating network a saturated state does not offer the steps that lead back to itself
+//! (pure deliveries and timeouts, see [`saturation::is_self_loop`]): they are no steps.
 //!
 //! Guarantees: every state this model yields is reachable in the refined actor model by real steps
 //! (the action taken, then pure deliveries and timeouts); with `saturate` off, or on the other network
