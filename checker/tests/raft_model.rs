@@ -168,7 +168,8 @@ fn one_clients_put_then_read_is_exhausted_and_linearizable() {
         ops_per_client: 2,
         ..tiny_duplicating(BugSet::none())
     };
-    assert_exhausted_safe(&config, 96_283);
+    // 96,283 while a client picked its server in a step of its own (before session 5).
+    assert_exhausted_safe(&config, 64_060);
 }
 
 fn expect_violation(config: ModelConfig, strategy: Strategy, property: &str) {

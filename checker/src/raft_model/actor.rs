@@ -1,6 +1,6 @@
 //! The stateright actors of the Raft model: a server actor that wraps the real [`RawNode`] and handles
 //! each `Ready` exactly as the server shell does, and a client actor that runs a short script of register
-//! operations against servers it picks nondeterministically.
+//! operations against servers picked nondeterministically (by which copy of a request is delivered).
 //!
 //! Guarantees: the protocol logic is the core's own, never re-implemented here. After every input a
 //! server handles `Ready`s in the shell's order: persist (the actor's storage, saved with `o.save`) →
@@ -223,10 +223,9 @@ impl ServerState {
 /// Where a client is in its script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ClientPhase {
-    /// Picking a server for the current operation (a pending random choice).
-    Choosing,
-    /// Waiting for the answer of this server.
-    Waiting(Id),
+    /// The current operation's request is out (to a server picked when it is delivered, see
+    /// [`ClientActor`]) or being handled: waiting for its answer.
+    Waiting,
     /// The script is done.
     Done,
 }
@@ -258,7 +257,11 @@ pub struct ServerActor {
     pub bootstrap: ClusterConfig,
 }
 
-/// How a client actor is set up.
+/// How a client actor is set up. A client sends each attempt of an operation to every server at
+/// once, and the delivery of one of these copies takes the others out of the network (see
+/// `RaftModel`), so an attempt reaches exactly one server, picked by the delivery. Why: picking the
+/// server when the request is sent was a step that nothing could observe (a server only sees the
+/// request when it arrives), and it multiplied every state in between by the servers picked.
 #[derive(Clone, Debug)]
 pub struct ClientActor {
     /// The operations to run, one after the other.
@@ -547,15 +550,11 @@ impl ServerActor {
 }
 
 impl ClientActor {
-    fn choose(&self, o: &mut Out<RaftActor>) {
-        o.choose_random("server", self.servers.clone());
-    }
-
     /// The client's state if it waits for the answer to `seq` (else the answer is stale or duplicated).
     fn waiting_for(&self, state: &ActorState, seq: u8) -> Option<ClientState> {
         match state {
             ActorState::Client(current)
-                if current.seq == seq && matches!(current.phase, ClientPhase::Waiting(_)) =>
+                if current.seq == seq && current.phase == ClientPhase::Waiting =>
             {
                 Some(*current)
             }
@@ -563,12 +562,15 @@ impl ClientActor {
         }
     }
 
+    /// Starts operation `seq` (sends its request) or ends the script.
     fn phase_after(&self, seq: u8, o: &mut Out<RaftActor>) -> ClientState {
-        if usize::from(seq) < self.ops.len() {
-            self.choose(o);
+        if let Some(op) = self.ops.get(usize::from(seq)).copied() {
+            for server in &self.servers {
+                o.send(*server, ModelMsg::Request { seq, op });
+            }
             ClientState {
                 seq,
-                phase: ClientPhase::Choosing,
+                phase: ClientPhase::Waiting,
             }
         } else {
             ClientState {
@@ -646,23 +648,5 @@ impl Actor for RaftActor {
                 server.with_input(state, o, |s, _| s.node.fire_heartbeat_timeout())
             }
         }
-    }
-
-    fn on_random(&self, _id: Id, state: &mut Cow<ActorState>, target: &Id, o: &mut Out<Self>) {
-        let (RaftActor::Client(client), ActorState::Client(current)) = (self, &**state) else {
-            return;
-        };
-        if current.phase != ClientPhase::Choosing {
-            return;
-        }
-        let Some(op) = client.ops.get(usize::from(current.seq)).copied() else {
-            return;
-        };
-        let seq = current.seq;
-        o.send(*target, ModelMsg::Request { seq, op });
-        *state = Cow::Owned(ActorState::Client(ClientState {
-            seq,
-            phase: ClientPhase::Waiting(*target),
-        }));
     }
 }

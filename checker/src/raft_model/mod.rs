@@ -27,7 +27,9 @@
 //!   process's memory can never be read again.
 //! - Messages between a client and a server are delivered at most once on every network (one request
 //!   and one answer per attempt, as on the client's connection); only Raft messages between servers
-//!   are duplicated by the duplicating network.
+//!   are duplicated by the duplicating network. A client sends each attempt to every server, and the
+//!   first delivery takes the other copies out: the server is picked by the delivery, not by a step of
+//!   its own before it (which nothing could observe, and which multiplied the states in between).
 //! - On the unordered non-duplicating networks a state holding two copies of the same live in-flight
 //!   message is outside the boundary: a second copy only adds duplication (the duplicating network covers
 //!   it), and without this bound a leader's repeated identical heartbeats make the space infinite. Dead

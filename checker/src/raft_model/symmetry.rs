@@ -15,9 +15,7 @@
 //! state unless two servers tie on their id-free keys without being interchangeable, which only costs
 //! reduction, never soundness (see [`representative`]).
 
-use crate::raft_model::actor::{
-    actor_of, node_of, ActorState, ClientPhase, ClientState, Durable, ModelMsg, ServerState,
-};
+use crate::raft_model::actor::{actor_of, node_of, ActorState, Durable, ModelMsg, ServerState};
 use crate::raft_model::fingerprint::{hash_of, hasher, FingerprintHasher};
 use crate::raft_model::history::ClientHistory;
 use crate::raft_model::reduction;
@@ -95,17 +93,6 @@ fn server_keys(state: &RaftModelState, servers: usize) -> Vec<u64> {
             (false, true) => client_view[dst].push((0, src, content)),
             (true, false) => client_view[src].push((1, dst, content)),
             (false, false) => {}
-        }
-    }
-    for (client, actor) in state.actor_states.iter().enumerate().skip(servers) {
-        if let ActorState::Client(ClientState {
-            phase: ClientPhase::Waiting(target),
-            ..
-        }) = &**actor
-        {
-            if let Some(view) = client_view.get_mut(usize::from(*target)) {
-                view.push((2, client, 0));
-            }
         }
     }
     for row in &mut pair_msgs {
@@ -234,13 +221,7 @@ pub fn permuted(state: &RaftModelState, perm: &Vec<usize>) -> RaftModelState {
                     durable: relabel_durable(&s.durable, &f),
                     ..(**s).clone()
                 })),
-                ActorState::Client(c) => ActorState::Client(ClientState {
-                    phase: match c.phase {
-                        ClientPhase::Waiting(id) => ClientPhase::Waiting(map_id(&id, perm)),
-                        other => other,
-                    },
-                    ..*c
-                }),
+                ActorState::Client(c) => ActorState::Client(*c),
             })
         })
         .collect();
@@ -334,13 +315,7 @@ pub fn class_fingerprint(state: &RaftModelState, perm: &Vec<usize>) -> u64 {
             ActorState::Server(s) => h.write_u64(s.renamed.get_or_insert(perm_code, || {
                 s.digest_with(&s.node.relabeled(&f), &relabel_durable(&s.durable, &f))
             })),
-            ActorState::Client(c) => {
-                let phase = match c.phase {
-                    ClientPhase::Waiting(id) => ClientPhase::Waiting(map_id(&id, perm)),
-                    other => other,
-                };
-                (c.seq, phase).hash(&mut h);
-            }
+            ActorState::Client(c) => (c.seq, c.phase).hash(&mut h),
         }
         state.timers_set[old].hash(&mut h);
         state.crashed[old].hash(&mut h);

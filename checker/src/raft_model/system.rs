@@ -56,6 +56,23 @@ fn is_client_delivery(action: &SystemAction) -> bool {
     matches!(action, ActorModelAction::Deliver { msg, .. } if !matches!(msg, ModelMsg::Raft(_)))
 }
 
+/// Takes a delivered client message out of the network; for a request, also the copies of the same
+/// attempt sent to the other servers (see [`ClientActor`](crate::raft_model::actor::ClientActor)):
+/// one attempt reaches one server.
+fn consume_attempt(network: &mut Network<ModelMsg>, delivered: &Envelope<ModelMsg>) {
+    let same_attempt = |env: &Envelope<ModelMsg>| {
+        env == delivered
+            || (env.src == delivered.src
+                && env.msg == delivered.msg
+                && matches!(env.msg, ModelMsg::Request { .. }))
+    };
+    match network {
+        Network::UnorderedDuplicating(set, _) => set.retain(|env| !same_attempt(env)),
+        Network::UnorderedNonDuplicating(multiset) => multiset.retain(|env, _| !same_attempt(env)),
+        Network::Ordered(_) => {}
+    }
+}
+
 impl RaftModel {
     fn is_server(&self, id: Id) -> bool {
         matches!(
@@ -82,8 +99,8 @@ impl RaftModel {
             _ => None,
         };
         let mut next = self.system.next_state(last, action)?;
-        if let (Some(env), Network::UnorderedDuplicating(set, _)) = (consumed, &mut next.network) {
-            set.remove(&env);
+        if let Some(env) = consumed {
+            consume_attempt(&mut next.network, &env);
         }
         if let Some(index) = crashed {
             if let (Some(RaftActor::Server(server)), ActorState::Server(state)) =
@@ -315,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn a_client_request_is_delivered_at_most_once_on_the_duplicating_network() {
+    fn a_client_request_reaches_one_server_once_on_the_duplicating_network() {
         let model = model();
         let (state, deliver) = find(&model, |_, a| {
             matches!(
@@ -329,13 +346,28 @@ mod tests {
         let ActorModelAction::Deliver { src, dst, msg } = deliver.clone() else {
             unreachable!("found a delivery");
         };
-        let env = Envelope { src, dst, msg };
-        let in_network =
-            |s: &RaftModelState| s.network.iter_all().any(|e| e.to_cloned_msg() == env);
-        assert!(in_network(&state));
+        let copies = |s: &RaftModelState| -> Vec<Id> {
+            s.network
+                .iter_all()
+                .filter(|e| e.src == src && *e.msg == msg)
+                .map(|e| e.dst)
+                .collect()
+        };
+        let mut before = copies(&state);
+        before.sort();
+        assert_eq!(
+            before,
+            vec![Id::from(0), Id::from(1), Id::from(2)],
+            "the attempt went out to every server"
+        );
+        assert!(before.contains(&dst));
         let next = model
             .next_state(&state, deliver)
             .expect("a request is answered or handled");
-        assert!(!in_network(&next), "the request was consumed");
+        assert_eq!(
+            copies(&next),
+            Vec::<Id>::new(),
+            "the delivered request and its copies to the other servers were consumed"
+        );
     }
 }
