@@ -11,7 +11,7 @@
 //! transition properties) lives next to the durable state so that it survives crashes; it never
 //! influences the protocol.
 
-use crate::raft_model::fingerprint::{hash_of, HashMemo, KeyedHashMemo};
+use crate::raft_model::fingerprint::{hasher, HashMemo, KeyedHashMemo};
 use crate::raft_model::spec::{self, RegisterOp, RegisterRet};
 use raftkv::bugs::Bug;
 use raftkv::raft::{
@@ -22,6 +22,7 @@ use stateright::actor::{model_timeout, Actor, Id, Out};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// At most this many `Ready` rounds per input (the core settles after two or three).
@@ -185,21 +186,21 @@ impl ServerState {
 
     /// The digest this state would have with `node` and `durable` in place of its own (the
     /// symmetry reduction hashes renamed servers with it, so a renamed state hashes as if built so).
-    /// Destructured so that a new field cannot be left out.
     pub fn digest_with(&self, node: &RawNode, durable: &Durable) -> u64 {
+        let mut h = hasher();
+        self.hash_parts(&mut h, |_, h| node.hash(h), |_, h| durable.hash(h));
+        h.finish()
+    }
+
+    /// Hashes every field but the memos, the core and the durable mirror with the given functions
+    /// (as they are, id-free, or renamed). Destructured so that a new field cannot be left out.
+    pub fn hash_parts<H: Hasher>(
+        &self,
+        h: &mut H,
+        hash_node: impl FnOnce(&RawNode, &mut H),
+        hash_durable: impl FnOnce(&Durable, &mut H),
+    ) {
         let ServerState {
-            node: _,
-            kv_value,
-            sessions,
-            pending_writes,
-            ready_reads,
-            durable: _,
-            crashed_role,
-            digest: _,
-            id_free: _,
-            renamed: _,
-        } = self;
-        hash_of(&(
             node,
             kv_value,
             sessions,
@@ -207,7 +208,17 @@ impl ServerState {
             ready_reads,
             durable,
             crashed_role,
-        ))
+            digest: _,
+            id_free: _,
+            renamed: _,
+        } = self;
+        hash_node(node, h);
+        kv_value.hash(h);
+        sessions.hash(h);
+        pending_writes.hash(h);
+        ready_reads.hash(h);
+        hash_durable(durable, h);
+        crashed_role.hash(h);
     }
 
     /// The server's role (for a server that is down, its role when it crashed).
@@ -402,10 +413,6 @@ impl ServerActor {
         }
         next.node.normalize_timer_randomness();
         next.node.normalize_quorum_activity();
-        // Nothing hashed `next` while it changed, but a memo must never outlive a change.
-        next.digest = HashMemo::default();
-        next.id_free = HashMemo::default();
-        next.renamed = KeyedHashMemo::default();
         if next != *old {
             *state = Cow::Owned(ActorState::Server(next));
         }

@@ -36,7 +36,8 @@
 //! to be impure or to add nothing). A test checks this against trying every action.
 
 use crate::raft_model::actor::{ModelMsg, RaftActor, RaftTimer};
-use crate::raft_model::{probe_cache, reduction};
+use crate::raft_model::probe_cache::{self, ProbeResult};
+use crate::raft_model::reduction;
 use crate::raft_model::{ActorSystem, RaftModelState};
 use stateright::actor::{Actor, ActorModelAction, Command, Envelope, Id, Network, Out};
 use std::borrow::Cow;
@@ -73,26 +74,12 @@ pub fn close_traced(
     }
     tidy(&mut state);
     let mut work = candidates(before, &state);
-    let config = probe_cache::config_key(&system.cfg);
     // The closure never changes an actor, so each receiver's state is hashed once.
-    let mut state_keys: Vec<Option<u64>> = vec![None; state.actor_states.len()];
+    let mut prober = Prober::new(system, &state);
     // Bounded: every step taken adds an envelope to the finite set of live envelopes within the
     // bounds, each envelope is queued at most once as new, and the initial candidates are finite.
     while let Some(action) = work.pop() {
-        let Some(index) = probed_actor(&action) else {
-            continue;
-        };
-        if server_actor(system, &state, index).is_none() {
-            continue;
-        }
-        let Some(actor_state) = state.actor_states.get(index) else {
-            continue;
-        };
-        let key = *state_keys[index].get_or_insert_with(|| probe_cache::state_key(actor_state));
-        let found = probe_cache::probe(config, key, &action, || {
-            pure_sends(system, &state, &action).map(Arc::from)
-        });
-        let Some(sends) = found else {
+        let Some(sends) = prober.pure_sends(system, &state, &action) else {
             continue;
         };
         let Network::UnorderedDuplicating(set, _) = &mut state.network else {
@@ -114,40 +101,62 @@ pub fn close_traced(
     state
 }
 
-/// Whether `action` is a step from the saturated `state` back to itself: a pure step (it changes
-/// nothing, see `pure_sends`) whose every send is in flight already or dead. Such a step is no
-/// step, so the model does not offer it (in a saturated state most live envelopes are such
-/// deliveries: the closure took each of them once). `keys` caches each actor's probe-memo key.
-pub fn is_self_loop(
-    system: &ActorSystem,
-    state: &RaftModelState,
-    action: &SystemAction,
-    keys: &mut [Option<u64>],
-) -> bool {
-    let Some(index) = probed_actor(action) else {
-        return false;
-    };
-    if server_actor(system, state, index).is_none() {
-        return false;
+/// Answers "which messages would `action` send, if it is a pure step?" for the actors of one
+/// state, from the probe memo: the model configuration is hashed once and each actor's state at
+/// most once (neither changes while the state is being saturated or its actions listed).
+pub struct Prober {
+    config: u64,
+    keys: Vec<Option<u64>>,
+}
+
+impl Prober {
+    /// A prober for the actors of `state`.
+    pub fn new(system: &ActorSystem, state: &RaftModelState) -> Prober {
+        Prober {
+            config: probe_cache::config_key(&system.cfg),
+            keys: vec![None; state.actor_states.len()],
+        }
     }
-    let (Some(actor_state), Some(key)) = (state.actor_states.get(index), keys.get_mut(index))
-    else {
-        return false;
-    };
-    let key = *key.get_or_insert_with(|| probe_cache::state_key(actor_state));
-    let config = probe_cache::config_key(&system.cfg);
-    let found = probe_cache::probe(config, key, action, || {
-        pure_sends(system, state, action).map(Arc::from)
-    });
-    let Some(sends) = found else {
-        return false;
-    };
-    let Network::UnorderedDuplicating(set, _) = &state.network else {
-        return false;
-    };
-    sends
-        .iter()
-        .all(|env| set.contains(env) || reduction::is_dead_owned(&state.actor_states, env))
+
+    /// The messages `action` sends if it is a pure step (a delivery to, or a timer of, a live
+    /// server that changes nothing else), else None.
+    pub fn pure_sends(
+        &mut self,
+        system: &ActorSystem,
+        state: &RaftModelState,
+        action: &SystemAction,
+    ) -> ProbeResult {
+        let index = probed_actor(action)?;
+        server_actor(system, state, index)?;
+        let actor_state = state.actor_states.get(index)?;
+        let key = *self
+            .keys
+            .get_mut(index)?
+            .get_or_insert_with(|| probe_cache::state_key(actor_state));
+        probe_cache::probe(self.config, key, action, || {
+            pure_sends(system, state, action).map(Arc::from)
+        })
+    }
+
+    /// Whether `action` is a step from the saturated `state` back to itself: a pure step whose
+    /// every send is in flight already or dead. Such a step is no step, so the model does not offer
+    /// it (in a saturated state most live envelopes are such deliveries: the closure took each of
+    /// them once).
+    pub fn is_self_loop(
+        &mut self,
+        system: &ActorSystem,
+        state: &RaftModelState,
+        action: &SystemAction,
+    ) -> bool {
+        let Network::UnorderedDuplicating(set, _) = &state.network else {
+            return false;
+        };
+        self.pure_sends(system, state, action).is_some_and(|sends| {
+            sends
+                .iter()
+                .all(|env| set.contains(env) || reduction::is_dead_owned(&state.actor_states, env))
+        })
+    }
 }
 
 /// The actor a pure-step candidate would run: deliveries of Raft messages and timeouts only (a

@@ -21,7 +21,7 @@ use crate::raft_model::history::ClientHistory;
 use crate::raft_model::reduction;
 use crate::raft_model::RaftModelState;
 use raftkv::raft::relabel::{relabel_entry, relabel_hard_state, relabel_message};
-use raftkv::raft::{NodeId, RawNode};
+use raftkv::raft::NodeId;
 use stateright::actor::{Envelope, Id, Network};
 use stateright::{Rewrite, RewritePlan};
 use std::hash::{Hash, Hasher};
@@ -34,35 +34,6 @@ fn hash_durable_id_free(durable: &Durable, me: NodeId, h: &mut FingerprintHasher
     durable.hard_state.voted_for.map(|v| v == me).hash(h);
     durable.entries.hash(h);
     durable.ghost.hash(h);
-}
-
-/// Hashes every part of a server's state, the core and the durable mirror with the given functions
-/// (id-free or renamed). Destructured so that a new field cannot be left out.
-fn hash_server(
-    s: &ServerState,
-    h: &mut FingerprintHasher,
-    hash_node: impl FnOnce(&RawNode, &mut FingerprintHasher),
-    hash_durable: impl FnOnce(&Durable, &mut FingerprintHasher),
-) {
-    let ServerState {
-        node,
-        kv_value,
-        sessions,
-        pending_writes,
-        ready_reads,
-        durable,
-        crashed_role,
-        digest: _,
-        id_free: _,
-        renamed: _,
-    } = s;
-    hash_node(node, h);
-    kv_value.hash(h);
-    sessions.hash(h);
-    pending_writes.hash(h);
-    ready_reads.hash(h);
-    hash_durable(durable, h);
-    crashed_role.hash(h);
 }
 
 /// A message's content without its sender and receiver (the only server ids a model message holds,
@@ -116,8 +87,7 @@ fn server_keys(state: &RaftModelState, servers: usize) -> Vec<u64> {
                 s.id_free
                     .get_or_init(|| {
                         let mut h = hasher();
-                        hash_server(
-                            s,
+                        s.hash_parts(
                             &mut h,
                             |node, h| node.hash_id_free(h),
                             |durable, h| hash_durable_id_free(durable, me, h),

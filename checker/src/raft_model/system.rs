@@ -5,7 +5,7 @@
 //! message between a client and a server is consumed by its delivery on every network. Everything
 //! else (boundary, formatting, the sequence diagrams of the web explorer) is the actor model's own.
 //! On the duplicating network a saturated state does not offer the steps that lead back to itself
-//! (pure deliveries and timeouts, see [`saturation::is_self_loop`]): they are no steps.
+//! (pure deliveries and timeouts, see [`saturation::Prober::is_self_loop`]): they are no steps.
 //!
 //! Guarantees: every state this model yields is reachable in the refined actor model by real steps
 //! (the action taken, then pure deliveries and timeouts); with `saturate` off, or on the other network
@@ -139,9 +139,8 @@ impl Model for RaftModel {
         });
         // In a saturated state a pure step leads back to the state itself: not a step.
         if self.saturate && saturation::applies_to(state) {
-            let mut keys = vec![None; state.actor_states.len()];
-            actions
-                .retain(|action| !saturation::is_self_loop(&self.system, state, action, &mut keys));
+            let mut prober = saturation::Prober::new(&self.system, state);
+            actions.retain(|action| !prober.is_self_loop(&self.system, state, action));
         }
     }
 
