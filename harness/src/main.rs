@@ -5,6 +5,11 @@ use clap::{Parser, Subcommand};
 use harness::commands::{bench_check, bench_model, check, model, test};
 use std::process::ExitCode;
 
+/// The model checker allocates and frees states at a high rate; mimalloc does that faster than glibc's
+/// allocator (see BENCHMARKS.md, round 6).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "harness",

@@ -38,6 +38,9 @@
 //! - The default network duplicates (every message may be delivered any number of times, or never),
 //!   which includes the behaviours of the other two; on it the checked model ([`RaftModel`]) saturates
 //!   every state ([`saturation`]), a sound reduction that removes most of the space.
+//! - On the saturated duplicating network a (pre-)vote rejection is delivered only together with
+//!   the other rejections that lose the receiver's round ([`rejections`]): a tally of rejections that
+//!   does not decide the round is state nothing outside the election reads.
 //! - Search strategies: DFS with symmetry (exhaustive), BFS (shortest counterexample) and seeded random
 //!   walks ([`walk`], never exhaustive, for deep counterexamples such as Figure 8).
 
@@ -47,6 +50,7 @@ pub mod history;
 pub mod probe_cache;
 pub mod properties;
 pub mod reduction;
+pub mod rejections;
 pub mod render;
 pub mod runner;
 pub mod saturation;
@@ -184,6 +188,10 @@ pub struct ModelConfig {
     /// Saturate states on the duplicating network (see [`saturation`]): a sound reduction, on by
     /// default; off only to measure it. No effect on the other network kinds.
     pub saturate: bool,
+    /// On the saturated duplicating network, deliver a (pre-)vote rejection only together with the
+    /// others that lose the round (see [`rejections`]): a sound reduction, on by default; off only to
+    /// measure and test it.
+    pub rejections_together: bool,
     /// Bug switches.
     pub bugs: BugSet,
     /// Raised by the runner to end the search (see [`StopFlag`]).
@@ -204,6 +212,7 @@ impl Default for ModelConfig {
             entries_per_append: None,
             inflight_appends: None,
             saturate: true,
+            rejections_together: true,
             bugs: BugSet::none(),
             stop: StopFlag::default(),
         }
@@ -281,6 +290,7 @@ impl ModelConfig {
         };
         let crashes = self.crashes;
         let saturate = self.saturate;
+        let rejections_together = self.rejections_together;
         let mut model = ActorModel::new(self.clone(), ClientHistory::new(self.clients))
             .init_network(network)
             .lossy_network(lossy)
@@ -305,6 +315,7 @@ impl ModelConfig {
         Ok(RaftModel {
             system: model,
             saturate,
+            rejections_together,
         })
     }
 }

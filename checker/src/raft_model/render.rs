@@ -181,10 +181,17 @@ pub fn render_path(model: &RaftModel, path: &Path<RaftModelState, ModelAction>) 
             continue;
         };
         let _ = writeln!(out, "step {}: {}", number + 1, action_line(servers, action));
-        let pure = model
+        let trace = model
             .step_with_closure(before, action.clone())
             .unwrap_or_default();
-        for step in &pure {
+        for step in &trace.counted_with {
+            let _ = writeln!(
+                out,
+                "  and with it, losing the round: {}",
+                action_line(servers, step)
+            );
+        }
+        for step in &trace.pure {
             let _ = writeln!(
                 out,
                 "  and, changing no state: {}",

@@ -13,6 +13,7 @@
 
 use crate::raft_model::actor::{ActorState, ModelMsg, RaftActor};
 use crate::raft_model::properties;
+use crate::raft_model::rejections;
 use crate::raft_model::saturation::{self, SystemAction};
 use crate::raft_model::{ActorSystem, ModelConfig, RaftModelState};
 use stateright::actor::{ActorModelAction, Envelope, Id, Network};
@@ -25,6 +26,9 @@ pub struct RaftModel {
     pub system: ActorSystem,
     /// Saturate states (duplicating network only; see [`saturation`]).
     pub saturate: bool,
+    /// Deliver a vote rejection only with the others that lose the round ([`rejections`]; applies
+    /// where saturation does).
+    pub rejections_together: bool,
 }
 
 impl RaftModel {
@@ -33,20 +37,61 @@ impl RaftModel {
         &self.system.cfg
     }
 
-    /// The state after `action` from the (saturated) state `last`, before saturation, and the pure
-    /// steps saturation then takes: what a readable counterexample shows for one step.
+    /// What one step from the (saturated) state `last` does, for a readable counterexample: the
+    /// rejections delivered with `action` (see [`rejections`]) and the pure steps saturation then
+    /// took. None: `action` is no step.
     pub fn step_with_closure(
         &self,
         last: &RaftModelState,
         action: SystemAction,
-    ) -> Option<Vec<SystemAction>> {
-        let raw = self.raw_step(last, action)?;
+    ) -> Option<StepTrace> {
+        let (raw, counted_with) = self.step_counting_rejections(last, action)?;
         let mut pure = Vec::new();
         if self.saturate {
             saturation::close_traced(&self.system, Some(last), raw, &mut |a| pure.push(a.clone()));
         }
-        Some(pure)
+        Some(StepTrace { counted_with, pure })
     }
+
+    /// The state after `action` from `last`, before saturation, with the rejections delivered with it
+    /// when it is a countable rejection on the saturated duplicating network ([`rejections`]: a
+    /// rejection is delivered only with others that lose the round; alone it is no step, None).
+    fn step_counting_rejections(
+        &self,
+        last: &RaftModelState,
+        action: SystemAction,
+    ) -> Option<(RaftModelState, Vec<SystemAction>)> {
+        let first = if self.saturate && self.rejections_together && saturation::applies_to(last) {
+            rejections::countable_rejection(last, &action)
+        } else {
+            None
+        };
+        let Some(first) = first else {
+            return self.raw_step(last, action).map(|next| (next, Vec::new()));
+        };
+        let mut next = self.raw_step(last, action)?;
+        let mut counted_with = Vec::new();
+        for other in rejections::companions(last, &first) {
+            if rejections::round_ended(last, &next, first.dst) {
+                break;
+            }
+            // A voter whose answer is already counted (a grant) changes nothing: no step.
+            if let Some(after) = self.raw_step(&next, other.clone()) {
+                next = after;
+                counted_with.push(other);
+            }
+        }
+        rejections::round_ended(last, &next, first.dst).then_some((next, counted_with))
+    }
+}
+
+/// One step of the checked model as a counterexample shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepTrace {
+    /// Rejections delivered with the step, in order (they lose the receiver's round together).
+    pub counted_with: Vec<SystemAction>,
+    /// The pure steps saturation took after it, in order.
+    pub pure: Vec<SystemAction>,
 }
 
 /// Whether `action` delivers a message between a client and a server: such a message is delivered
@@ -148,7 +193,7 @@ impl Model for RaftModel {
         // A client message is consumed by its delivery, so only the other steps leave a network
         // that has every envelope of `last` (which `is_same_state` relies on).
         let network_grows = !is_client_delivery(&action);
-        let next = self.raw_step(last, action)?;
+        let (next, _) = self.step_counting_rejections(last, action)?;
         if !self.saturate || !saturation::applies_to(&next) {
             return Some(next);
         }
@@ -183,6 +228,7 @@ impl Model for RaftModel {
 mod tests {
     use super::*;
     use crate::raft_model::actor::ServerState;
+    use crate::raft_model::rejections;
     use crate::raft_model::{NetworkKind, RaftModelState};
     use raftkv::raft::Role;
     use std::collections::VecDeque;
@@ -288,6 +334,49 @@ mod tests {
             }
         }
         assert!(left_out > 100, "only {left_out} steps left out");
+    }
+
+    /// A rejection that would only be tallied is no step (the core would have tallied it); one that
+    /// loses the round together with the other voter's rejection is delivered with it, the trace
+    /// names that companion, and the receiver steps down in its own term.
+    #[test]
+    fn a_rejection_is_delivered_only_with_those_that_lose_the_round() {
+        let model = model();
+        let countable =
+            |s: &RaftModelState, a: &SystemAction| rejections::countable_rejection(s, a);
+        let (state, alone) = find(&model, |s, a| {
+            countable(s, a).is_some_and(|env| rejections::companions(s, &env).is_empty())
+        });
+        assert_eq!(
+            model.next_state(&state, alone.clone()),
+            None,
+            "a rejection that is only tallied is no step"
+        );
+        let tallied = model
+            .system
+            .next_state(&state, alone)
+            .expect("the core handles it");
+        assert_ne!(tallied, state, "the core alone would have tallied it");
+
+        let (state, first) = find(&model, |s, a| {
+            countable(s, a).is_some_and(|env| !rejections::companions(s, &env).is_empty())
+        });
+        let env = countable(&state, &first).expect("found a countable rejection");
+        let trace = model
+            .step_with_closure(&state, first.clone())
+            .expect("a losing set is a step");
+        assert_eq!(trace.counted_with, rejections::companions(&state, &env));
+        let next = model
+            .next_state(&state, first)
+            .expect("a losing set is a step");
+        let index = usize::from(env.dst);
+        let (before, after) = (server(&state, index), server(&next, index));
+        assert!(matches!(
+            before.role(),
+            Role::Candidate | Role::PreCandidate
+        ));
+        assert_eq!(after.role(), Role::Follower, "the round is lost");
+        assert_eq!(after.term(), before.term(), "in the receiver's own term");
     }
 
     #[test]

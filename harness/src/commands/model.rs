@@ -111,6 +111,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         entries_per_append: args.entries_per_append,
         inflight_appends: args.inflight_appends,
         saturate: !args.no_saturation,
+        rejections_together: true,
         bugs,
         stop: StopFlag::default(),
     };

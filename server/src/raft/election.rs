@@ -28,7 +28,7 @@ impl RawNode {
             // silent. Forget it, or the leader lease (`in_lease`, measured from the timer that was just
             // reset) would never run out and this node would ignore vote requests for ever, which can
             // block every election of a configuration it is about to join.
-            self.leader = None;
+            self.forget_leader();
             return;
         }
         if self.config.pre_vote {
@@ -88,7 +88,7 @@ impl RawNode {
     fn become_pre_candidate(&mut self) {
         self.solo_win_index = None;
         self.role = Role::PreCandidate;
-        self.leader = None;
+        self.forget_leader();
         self.votes = BTreeMap::from([(self.config.id, true)]);
         let next_term = Term(self.hard_state.term.0 + 1);
         let body = MessageBody::PreVote {
@@ -110,8 +110,7 @@ impl RawNode {
         self.hard_state.voted_for = Some(self.config.id);
         self.solo_win_index = None;
         self.role = Role::Candidate;
-        self.leader = None;
-        self.leader_match_index = LogIndex(0);
+        self.forget_leader();
         self.votes = BTreeMap::from([(self.config.id, true)]);
         self.reset_election_timer();
         let body = MessageBody::RequestVote {

@@ -110,7 +110,8 @@ pub struct RawNode {
     pub(super) votes: BTreeMap<NodeId, bool>,
     /// Leader only: the progress of every other member. The leader's own match is its durable index.
     pub(super) progress: BTreeMap<NodeId, Progress>,
-    /// Follower only: highest index known to match the current leader's log in this term.
+    /// Follower only: highest index known to match the current leader's log in this term. 0 while no
+    /// leader is known (see [`RawNode::forget_leader`]): a leader that becomes known again starts from 0.
     pub(super) leader_match_index: LogIndex,
     /// Committed entries up to here were handed out to be applied.
     pub(super) applying_index: LogIndex,
@@ -513,6 +514,14 @@ impl RawNode {
         self.config.check_quorum
             && self.leader.is_some()
             && self.election_elapsed_ticks < self.config.election_timeout_ticks_min
+    }
+
+    /// Forgets the leader, and with it what is known to match its log: every way of learning a leader
+    /// again starts that from 0 (`accept_leader`, `become_follower`), so a value kept here could never
+    /// be read, and would only tell otherwise identical states apart (for the model checker).
+    pub(super) fn forget_leader(&mut self) {
+        self.leader = None;
+        self.leader_match_index = LogIndex(0);
     }
 
     /// Becomes a follower in `term` (moving to a newer term clears the vote) that knows `leader`.

@@ -589,6 +589,26 @@ fn quorum_activity_is_normalized_only_once_a_quorum_was_heard() -> Result<(), Vi
     Ok(())
 }
 
+/// A follower whose election timer fires forgets its leader and what it knew to match that leader's
+/// log: a leader it learns again starts from 0 anyway, so the value could never be read, and keeping it
+/// only told otherwise identical states apart (for the model checker).
+#[test]
+fn a_node_that_forgets_its_leader_forgets_the_matched_index_too() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, Config::new, 21);
+    elect(&mut c, N1)?;
+    let mut node = c.node(N2).clone();
+    assert_eq!(node.leader, Some(N1));
+    assert!(
+        node.leader_match_index > LogIndex(0),
+        "the follower matched the leader's Noop"
+    );
+    node.fire_election_timeout();
+    assert_eq!(node.status().role, Role::PreCandidate);
+    assert_eq!(node.leader, None);
+    assert_eq!(node.leader_match_index, LogIndex(0));
+    Ok(())
+}
+
 #[test]
 fn a_follower_with_a_live_leader_ignores_vote_requests_unless_transferring() -> Result<(), Violation>
 {
