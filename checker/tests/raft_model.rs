@@ -9,6 +9,7 @@ use checker::raft_model::runner::{run_check, PropertyOutcome, RunOptions, RunRep
 use checker::raft_model::symmetry::{canonical_perm, class_fingerprint};
 use checker::raft_model::{ModelConfig, NetworkKind, RaftModelState, StopFlag};
 use raftkv::bugs::{Bug, BugSet};
+use raftkv::raft::Role;
 use stateright::Model;
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
@@ -30,6 +31,7 @@ fn tiny(bugs: BugSet) -> ModelConfig {
         inflight_appends: None,
         saturate: true,
         rejections_together: true,
+        eager_pre_vote: true,
         bugs,
         stop: StopFlag::default(),
     }
@@ -144,8 +146,9 @@ fn pre_vote_at_the_term_bound_is_exhausted() {
         ..tiny_duplicating(BugSet::none())
     };
     // 1,746 before leaders normalized their quorum activity (`RawNode::normalize_quorum_activity`);
-    // 1,202 before rejections were delivered only in losing sets (`raft_model::rejections`).
-    assert_exhausted_safe(&config, 1_111);
+    // 1,202 before rejections were delivered only in losing sets (`raft_model::rejections`); 1,111
+    // before leaderless followers campaigned at once (`raft_model::eager_pre_vote`).
+    assert_exhausted_safe(&config, 345);
 }
 
 /// Classic Raft with two terms and two entries (the bounds of the published TLC run of raft.tla, whose
@@ -181,16 +184,16 @@ fn one_clients_put_then_read_is_exhausted_and_linearizable() {
 }
 
 /// What the properties and the clients can observe of a state, with servers in a canonical order:
-/// each server's role, term, vote, logs, commit index, register, applied entries and crash flag,
-/// and the clients' states and history.
+/// each server's leadership (the properties read roles only as "leader or not"), term, vote, logs,
+/// commit index, register, applied entries and crash flag, and the clients' states and history.
 fn observable(state: &RaftModelState) -> String {
     let mut servers: Vec<String> = Vec::new();
     let mut clients: Vec<String> = Vec::new();
     for (index, actor) in state.actor_states.iter().enumerate() {
         match &**actor {
             ActorState::Server(s) => servers.push(format!(
-                "{:?} {:?} {:?} {:?} {:?} {} {:?} {}",
-                s.role(),
+                "{} {:?} {:?} {:?} {:?} {} {:?} {}",
+                s.role() == Role::Leader,
                 s.term(),
                 s.node.hard_state().voted_for.is_some(),
                 s.node.log_entries(),
@@ -232,6 +235,20 @@ fn observables(config: ModelConfig) -> (BTreeSet<String>, usize) {
     (seen_observable, seen.len())
 }
 
+/// Asserts that `reduced` reaches the same observable projections as `full`, in fewer states.
+fn assert_same_observables(reduced: ModelConfig, full: ModelConfig) {
+    let (with, with_states) = observables(reduced);
+    let (without, without_states) = observables(full);
+    assert_eq!(
+        with, without,
+        "the same observable states with and without the reduction"
+    );
+    assert!(
+        with_states < without_states,
+        "{with_states} states with the reduction, {without_states} without"
+    );
+}
+
 /// Delivering (pre-)vote rejections only in losing sets (`raft_model::rejections`) loses nothing a
 /// property or a client could see: with and without it, the same observable projections are reached
 /// (pre-vote with a crash, and classic Raft with a client's put and read), in fewer states with it.
@@ -241,6 +258,7 @@ fn rejections_together_reach_every_observable_state() {
         ModelConfig {
             pre_vote: true,
             crashes: 1,
+            eager_pre_vote: false,
             ..tiny_duplicating(BugSet::none())
         },
         ModelConfig {
@@ -251,19 +269,38 @@ fn rejections_together_reach_every_observable_state() {
         },
     ];
     for config in configs {
-        let (together, together_states) = observables(config.clone());
-        let (alone, alone_states) = observables(ModelConfig {
+        let full = ModelConfig {
             rejections_together: false,
-            ..config
-        });
-        assert_eq!(
-            together, alone,
-            "the same observable states with and without the reduction"
-        );
-        assert!(
-            together_states < alone_states,
-            "{together_states} states with the reduction, {alone_states} without"
-        );
+            ..config.clone()
+        };
+        assert_same_observables(config, full);
+    }
+}
+
+/// Leaderless followers campaigning at once (`raft_model::eager_pre_vote`) loses nothing a property
+/// or a client could see: with and without it, the same observable projections are reached (pre-vote
+/// with a crash, and with a client's put), in fewer states with it.
+#[test]
+fn eager_pre_vote_reaches_every_observable_state() {
+    let configs = [
+        ModelConfig {
+            pre_vote: true,
+            crashes: 1,
+            ..tiny_duplicating(BugSet::none())
+        },
+        ModelConfig {
+            pre_vote: true,
+            max_log: 2,
+            clients: 1,
+            ..tiny_duplicating(BugSet::none())
+        },
+    ];
+    for config in configs {
+        let full = ModelConfig {
+            eager_pre_vote: false,
+            ..config.clone()
+        };
+        assert_same_observables(config, full);
     }
 }
 

@@ -191,6 +191,13 @@ pub fn render_path(model: &RaftModel, path: &Path<RaftModelState, ModelAction>) 
                 action_line(servers, step)
             );
         }
+        for step in &trace.started_rounds {
+            let _ = writeln!(
+                out,
+                "  and at once, knowing no leader: {}",
+                action_line(servers, step)
+            );
+        }
         for step in &trace.pure {
             let _ = writeln!(
                 out,

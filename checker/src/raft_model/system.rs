@@ -12,6 +12,7 @@
 //! kinds, it is exactly the refined actor model.
 
 use crate::raft_model::actor::{ActorState, ModelMsg, RaftActor};
+use crate::raft_model::eager_pre_vote;
 use crate::raft_model::properties;
 use crate::raft_model::rejections;
 use crate::raft_model::saturation::{self, SystemAction};
@@ -29,6 +30,9 @@ pub struct RaftModel {
     /// Deliver a vote rejection only with the others that lose the round ([`rejections`]; applies
     /// where saturation does).
     pub rejections_together: bool,
+    /// Leaderless followers start their pre-vote round at once ([`eager_pre_vote`]; applies where
+    /// saturation does, with pre-vote on).
+    pub eager_pre_vote: bool,
 }
 
 impl RaftModel {
@@ -46,11 +50,17 @@ impl RaftModel {
         action: SystemAction,
     ) -> Option<StepTrace> {
         let (raw, counted_with) = self.step_counting_rejections(last, action)?;
+        let mut started_rounds = Vec::new();
+        let raw = self.start_idle_rounds(raw, &mut started_rounds);
         let mut pure = Vec::new();
         if self.saturate {
             saturation::close_traced(&self.system, Some(last), raw, &mut |a| pure.push(a.clone()));
         }
-        Some(StepTrace { counted_with, pure })
+        Some(StepTrace {
+            counted_with,
+            started_rounds,
+            pure,
+        })
     }
 
     /// The state after `action` from `last`, before saturation, with the rejections delivered with it
@@ -85,11 +95,36 @@ impl RaftModel {
     }
 }
 
+impl RaftModel {
+    /// Fires the election timer of every leaderless follower below the term bound, when pre-vote is
+    /// on and the reduction applies ([`eager_pre_vote`]); each timeout fired is pushed to `started`.
+    fn start_idle_rounds(
+        &self,
+        mut state: RaftModelState,
+        started: &mut Vec<SystemAction>,
+    ) -> RaftModelState {
+        if !(self.saturate && self.eager_pre_vote && saturation::applies_to(&state)) {
+            return state;
+        }
+        for timeout in eager_pre_vote::idle_followers(self.cfg(), &state) {
+            if let Some(next) = self.raw_step(&state, timeout.clone()) {
+                if eager_pre_vote::started_a_round(&next, &timeout) {
+                    state = next;
+                    started.push(timeout);
+                }
+            }
+        }
+        state
+    }
+}
+
 /// One step of the checked model as a counterexample shows it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StepTrace {
     /// Rejections delivered with the step, in order (they lose the receiver's round together).
     pub counted_with: Vec<SystemAction>,
+    /// Election timeouts of leaderless followers fired with the step ([`eager_pre_vote`]).
+    pub started_rounds: Vec<SystemAction>,
     /// The pure steps saturation took after it, in order.
     pub pure: Vec<SystemAction>,
 }
@@ -170,7 +205,10 @@ impl Model for RaftModel {
         }
         states
             .into_iter()
-            .map(|s| saturation::close(&self.system, None, s))
+            .map(|s| {
+                let s = self.start_idle_rounds(s, &mut Vec::new());
+                saturation::close(&self.system, None, s)
+            })
             .collect()
     }
 
@@ -197,6 +235,7 @@ impl Model for RaftModel {
         if !self.saturate || !saturation::applies_to(&next) {
             return Some(next);
         }
+        let next = self.start_idle_rounds(next, &mut Vec::new());
         let next = saturation::close(&self.system, Some(last), next);
         // A step back to `last` is no step (saves the checker fingerprinting a known state).
         let same = network_grows && saturation::is_same_state(last, &next);
@@ -377,6 +416,51 @@ mod tests {
         ));
         assert_eq!(after.role(), Role::Follower, "the round is lost");
         assert_eq!(after.term(), before.term(), "in the receiver's own term");
+    }
+
+    /// With pre-vote on, no state the model yields has a live follower that knows no leader below
+    /// the term bound (it starts its round at once, so the initial servers are all pre-candidates);
+    /// at the bound such followers stay as they are, and there are some.
+    #[test]
+    fn leaderless_followers_below_the_term_bound_campaign_at_once() {
+        let model = ModelConfig {
+            max_term: 2,
+            max_log: 2,
+            crashes: 1,
+            clients: 0,
+            ..ModelConfig::default()
+        }
+        .into_model()
+        .expect("valid configuration");
+        let init = model.init_states().remove(0);
+        assert!((0..3).all(|i| server(&init, i).role() == Role::PreCandidate));
+        let mut queue: VecDeque<RaftModelState> = VecDeque::from([init]);
+        let (mut visited, mut idle_at_bound) = (0usize, 0usize);
+        let mut actions = Vec::new();
+        while let Some(state) = queue.pop_front() {
+            visited += 1;
+            if visited > 3_000 {
+                break;
+            }
+            for index in 0..3 {
+                let s = server(&state, index);
+                let idle = !state.crashed[index]
+                    && s.role() == Role::Follower
+                    && s.node.status().leader.is_none();
+                assert!(!idle || s.term().0 == 2, "an idle follower below the bound");
+                idle_at_bound += usize::from(idle);
+            }
+            actions.clear();
+            model.actions(&state, &mut actions);
+            for action in actions.drain(..) {
+                if let Some(next) = model.next_state(&state, action) {
+                    if model.within_boundary(&next) {
+                        queue.push_back(next);
+                    }
+                }
+            }
+        }
+        assert!(idle_at_bound > 0, "no leaderless follower at the bound");
     }
 
     #[test]
