@@ -31,7 +31,7 @@ fn tiny(bugs: BugSet) -> ModelConfig {
         inflight_appends: None,
         saturate: true,
         rejections_together: true,
-        eager_pre_vote: true,
+        eager_timeouts: true,
         bugs,
         stop: StopFlag::default(),
     }
@@ -147,8 +147,9 @@ fn pre_vote_at_the_term_bound_is_exhausted() {
     };
     // 1,746 before leaders normalized their quorum activity (`RawNode::normalize_quorum_activity`);
     // 1,202 before rejections were delivered only in losing sets (`raft_model::rejections`); 1,111
-    // before leaderless followers campaigned at once (`raft_model::eager_pre_vote`).
-    assert_exhausted_safe(&config, 345);
+    // before the eager timeouts (`raft_model::eager_timeouts`: 345 with only leaderless followers
+    // campaigning at once, 245 with passing check-quorum rounds too).
+    assert_exhausted_safe(&config, 245);
 }
 
 /// Classic Raft with two terms and two entries (the bounds of the published TLC run of raft.tla, whose
@@ -258,7 +259,7 @@ fn rejections_together_reach_every_observable_state() {
         ModelConfig {
             pre_vote: true,
             crashes: 1,
-            eager_pre_vote: false,
+            eager_timeouts: false,
             ..tiny_duplicating(BugSet::none())
         },
         ModelConfig {
@@ -277,11 +278,12 @@ fn rejections_together_reach_every_observable_state() {
     }
 }
 
-/// Leaderless followers campaigning at once (`raft_model::eager_pre_vote`) loses nothing a property
-/// or a client could see: with and without it, the same observable projections are reached (pre-vote
-/// with a crash, and with a client's put), in fewer states with it.
+/// The eager timeouts (`raft_model::eager_timeouts`: leaderless followers campaign at once, leaders
+/// run a passing check-quorum round at once) lose nothing a property or a client could see: with and
+/// without them, the same observable projections are reached (pre-vote and check-quorum with a
+/// crash, and with a client's put), in fewer states with them.
 #[test]
-fn eager_pre_vote_reaches_every_observable_state() {
+fn eager_timeouts_reach_every_observable_state() {
     let configs = [
         ModelConfig {
             pre_vote: true,
@@ -297,7 +299,7 @@ fn eager_pre_vote_reaches_every_observable_state() {
     ];
     for config in configs {
         let full = ModelConfig {
-            eager_pre_vote: false,
+            eager_timeouts: false,
             ..config.clone()
         };
         assert_same_observables(config, full);

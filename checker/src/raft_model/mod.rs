@@ -40,14 +40,14 @@
 //!   every state ([`saturation`]), a sound reduction that removes most of the space.
 //! - On the saturated duplicating network a (pre-)vote rejection is delivered only together with
 //!   the other rejections that lose the receiver's round ([`rejections`]): a tally of rejections that
-//!   does not decide the round is state nothing outside the election reads. With pre-vote on, a
-//!   follower that knows no leader starts its pre-vote round at once ([`eager_pre_vote`]): a
-//!   pre-candidate can do all that such a follower can.
+//!   does not decide the round is state nothing outside the election reads. An election
+//!   timeout whose only choice is "now or later" is taken at once ([`eager_timeouts`]): a leaderless
+//!   follower's pre-vote round, a leader's check-quorum round that will pass.
 //! - Search strategies: DFS with symmetry (exhaustive), BFS (shortest counterexample) and seeded random
 //!   walks ([`walk`], never exhaustive, for deep counterexamples such as Figure 8).
 
 pub mod actor;
-pub mod eager_pre_vote;
+pub mod eager_timeouts;
 pub mod fingerprint;
 pub mod history;
 pub mod probe_cache;
@@ -195,10 +195,11 @@ pub struct ModelConfig {
     /// others that lose the round (see [`rejections`]): a sound reduction, on by default; off only to
     /// measure and test it.
     pub rejections_together: bool,
-    /// With pre-vote on, on the saturated duplicating network, a follower that knows no leader starts
-    /// its pre-vote round at once (see [`eager_pre_vote`]): a sound reduction, on by default; off only
-    /// to measure and test it.
-    pub eager_pre_vote: bool,
+    /// On the saturated duplicating network, take at once the election timeouts whose only choice is
+    /// "now or later": a follower that knows no leader starts its pre-vote round, a leader that heard
+    /// from a quorum runs its check-quorum round (see [`eager_timeouts`]): a sound reduction, on by
+    /// default; off only to measure and test it.
+    pub eager_timeouts: bool,
     /// Bug switches.
     pub bugs: BugSet,
     /// Raised by the runner to end the search (see [`StopFlag`]).
@@ -220,7 +221,7 @@ impl Default for ModelConfig {
             inflight_appends: None,
             saturate: true,
             rejections_together: true,
-            eager_pre_vote: true,
+            eager_timeouts: true,
             bugs: BugSet::none(),
             stop: StopFlag::default(),
         }
@@ -299,7 +300,7 @@ impl ModelConfig {
         let crashes = self.crashes;
         let saturate = self.saturate;
         let rejections_together = self.rejections_together;
-        let eager_pre_vote = self.eager_pre_vote;
+        let eager_timeouts = self.eager_timeouts;
         let mut model = ActorModel::new(self.clone(), ClientHistory::new(self.clients))
             .init_network(network)
             .lossy_network(lossy)
@@ -325,7 +326,7 @@ impl ModelConfig {
             system: model,
             saturate,
             rejections_together,
-            eager_pre_vote,
+            eager_timeouts,
         })
     }
 }

@@ -191,10 +191,10 @@ pub fn render_path(model: &RaftModel, path: &Path<RaftModelState, ModelAction>) 
                 action_line(servers, step)
             );
         }
-        for step in &trace.started_rounds {
+        for step in &trace.eager_timeouts {
             let _ = writeln!(
                 out,
-                "  and at once, knowing no leader: {}",
+                "  and at once (a timeout with nothing to wait for): {}",
                 action_line(servers, step)
             );
         }

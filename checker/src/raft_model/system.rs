@@ -12,7 +12,7 @@
 //! kinds, it is exactly the refined actor model.
 
 use crate::raft_model::actor::{ActorState, ModelMsg, RaftActor};
-use crate::raft_model::eager_pre_vote;
+use crate::raft_model::eager_timeouts;
 use crate::raft_model::properties;
 use crate::raft_model::rejections;
 use crate::raft_model::saturation::{self, SystemAction};
@@ -30,9 +30,9 @@ pub struct RaftModel {
     /// Deliver a vote rejection only with the others that lose the round ([`rejections`]; applies
     /// where saturation does).
     pub rejections_together: bool,
-    /// Leaderless followers start their pre-vote round at once ([`eager_pre_vote`]; applies where
-    /// saturation does, with pre-vote on).
-    pub eager_pre_vote: bool,
+    /// Take the election timeouts whose only choice is "now or later" at once ([`eager_timeouts`];
+    /// applies where saturation does).
+    pub eager_timeouts: bool,
 }
 
 impl RaftModel {
@@ -50,15 +50,15 @@ impl RaftModel {
         action: SystemAction,
     ) -> Option<StepTrace> {
         let (raw, counted_with) = self.step_counting_rejections(last, action)?;
-        let mut started_rounds = Vec::new();
-        let raw = self.start_idle_rounds(raw, &mut started_rounds);
+        let mut eager_timeouts = Vec::new();
+        let raw = self.fire_eager_timeouts(raw, &mut eager_timeouts);
         let mut pure = Vec::new();
         if self.saturate {
             saturation::close_traced(&self.system, Some(last), raw, &mut |a| pure.push(a.clone()));
         }
         Some(StepTrace {
             counted_with,
-            started_rounds,
+            eager_timeouts,
             pure,
         })
     }
@@ -96,21 +96,21 @@ impl RaftModel {
 }
 
 impl RaftModel {
-    /// Fires the election timer of every leaderless follower below the term bound, when pre-vote is
-    /// on and the reduction applies ([`eager_pre_vote`]); each timeout fired is pushed to `started`.
-    fn start_idle_rounds(
+    /// Fires the election timeouts that the model takes at once ([`eager_timeouts`]) when the
+    /// reduction applies; each timeout fired is pushed to `fired`.
+    fn fire_eager_timeouts(
         &self,
         mut state: RaftModelState,
-        started: &mut Vec<SystemAction>,
+        fired: &mut Vec<SystemAction>,
     ) -> RaftModelState {
-        if !(self.saturate && self.eager_pre_vote && saturation::applies_to(&state)) {
+        if !(self.saturate && self.eager_timeouts && saturation::applies_to(&state)) {
             return state;
         }
-        for timeout in eager_pre_vote::idle_followers(self.cfg(), &state) {
+        for timeout in eager_timeouts::eager_timeouts(self.cfg(), &state) {
             if let Some(next) = self.raw_step(&state, timeout.clone()) {
-                if eager_pre_vote::started_a_round(&next, &timeout) {
+                if eager_timeouts::did_as_expected(&state, &next, &timeout) {
                     state = next;
-                    started.push(timeout);
+                    fired.push(timeout);
                 }
             }
         }
@@ -123,8 +123,8 @@ impl RaftModel {
 pub struct StepTrace {
     /// Rejections delivered with the step, in order (they lose the receiver's round together).
     pub counted_with: Vec<SystemAction>,
-    /// Election timeouts of leaderless followers fired with the step ([`eager_pre_vote`]).
-    pub started_rounds: Vec<SystemAction>,
+    /// Election timeouts fired at once with the step ([`eager_timeouts`]).
+    pub eager_timeouts: Vec<SystemAction>,
     /// The pure steps saturation took after it, in order.
     pub pure: Vec<SystemAction>,
 }
@@ -206,7 +206,7 @@ impl Model for RaftModel {
         states
             .into_iter()
             .map(|s| {
-                let s = self.start_idle_rounds(s, &mut Vec::new());
+                let s = self.fire_eager_timeouts(s, &mut Vec::new());
                 saturation::close(&self.system, None, s)
             })
             .collect()
@@ -235,7 +235,7 @@ impl Model for RaftModel {
         if !self.saturate || !saturation::applies_to(&next) {
             return Some(next);
         }
-        let next = self.start_idle_rounds(next, &mut Vec::new());
+        let next = self.fire_eager_timeouts(next, &mut Vec::new());
         let next = saturation::close(&self.system, Some(last), next);
         // A step back to `last` is no step (saves the checker fingerprinting a known state).
         let same = network_grows && saturation::is_same_state(last, &next);
@@ -418,11 +418,12 @@ mod tests {
         assert_eq!(after.term(), before.term(), "in the receiver's own term");
     }
 
-    /// With pre-vote on, no state the model yields has a live follower that knows no leader below
-    /// the term bound (it starts its round at once, so the initial servers are all pre-candidates);
-    /// at the bound such followers stay as they are, and there are some.
+    /// With pre-vote and check-quorum on, no state the model yields has a live follower that knows
+    /// no leader below the term bound (it starts its round at once, so the initial servers are all
+    /// pre-candidates) or a live leader whose check-quorum round would pass (it runs it at once); at
+    /// the bound leaderless followers stay as they are, and there are some, and there are leaders.
     #[test]
-    fn leaderless_followers_below_the_term_bound_campaign_at_once() {
+    fn leaderless_followers_campaign_and_passing_rounds_run_at_once() {
         let model = ModelConfig {
             max_term: 2,
             max_log: 2,
@@ -435,7 +436,7 @@ mod tests {
         let init = model.init_states().remove(0);
         assert!((0..3).all(|i| server(&init, i).role() == Role::PreCandidate));
         let mut queue: VecDeque<RaftModelState> = VecDeque::from([init]);
-        let (mut visited, mut idle_at_bound) = (0usize, 0usize);
+        let (mut visited, mut idle_at_bound, mut leaders) = (0usize, 0usize, 0usize);
         let mut actions = Vec::new();
         while let Some(state) = queue.pop_front() {
             visited += 1;
@@ -449,6 +450,12 @@ mod tests {
                     && s.node.status().leader.is_none();
                 assert!(!idle || s.term().0 == 2, "an idle follower below the bound");
                 idle_at_bound += usize::from(idle);
+                let live_leader = !state.crashed[index] && s.role() == Role::Leader;
+                assert!(
+                    !(live_leader && s.node.check_quorum_round_would_pass()),
+                    "a leader that could run its passing round"
+                );
+                leaders += usize::from(live_leader);
             }
             actions.clear();
             model.actions(&state, &mut actions);
@@ -461,6 +468,7 @@ mod tests {
             }
         }
         assert!(idle_at_bound > 0, "no leaderless follower at the bound");
+        assert!(leaders > 0, "no leader");
     }
 
     #[test]

@@ -112,7 +112,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         inflight_appends: args.inflight_appends,
         saturate: !args.no_saturation,
         rejections_together: true,
-        eager_pre_vote: true,
+        eager_timeouts: true,
         bugs,
         stop: StopFlag::default(),
     };

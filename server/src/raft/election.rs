@@ -69,6 +69,13 @@ impl RawNode {
         quorum::has_quorum(&self.cluster, &active)
     }
 
+    /// Model checking only: whether this leader's next check-quorum round would pass (check-quorum
+    /// is on and a quorum was heard from since the last round). The model then takes the round at
+    /// once (`checker::raft_model::eager_timeouts`).
+    pub fn check_quorum_round_would_pass(&self) -> bool {
+        self.role == Role::Leader && self.config.check_quorum && self.heard_from_quorum()
+    }
+
     /// Model checking only, for a cluster whose configuration never changes (the stateright model in
     /// `checker::raft_model` proposes no membership change): once the members a leader heard from this
     /// round form a quorum, marks every member heard from. The next check-quorum round passes either
