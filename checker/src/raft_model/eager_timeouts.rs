@@ -36,6 +36,7 @@
 //!      differ in the flags, and the argument does not hold: the reduction is off there.)
 //!    - A crash keeps the same storage, term and log (and the crash image's role is read only as
 //!      "leader or not"), and a restart rebuilds both alike.
+//!
 //!    Every other actor gets the same inputs in `t` as in `s` (the extra pre-votes are inputs `s`
 //!    can add by the timeouts), and the boundary holds in `t` whenever in `s`: a follower's timeout
 //!    is only taken below the term bound, where a pre-candidate is within it
