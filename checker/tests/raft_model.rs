@@ -217,21 +217,12 @@ fn observables(config: ModelConfig) -> (BTreeSet<String>, usize) {
     let mut seen = HashSet::new();
     let mut seen_observable = BTreeSet::new();
     let mut stack = model.init_states();
-    let mut actions = Vec::new();
     while let Some(state) = stack.pop() {
         if !seen.insert(class_fingerprint(&state, &canonical_perm(&state))) {
             continue;
         }
         seen_observable.insert(observable(&state));
-        actions.clear();
-        model.actions(&state, &mut actions);
-        for action in actions.drain(..) {
-            if let Some(next) = model.next_state(&state, action) {
-                if model.within_boundary(&next) {
-                    stack.push(next);
-                }
-            }
-        }
+        stack.extend(model.successors(&state));
     }
     (seen_observable, seen.len())
 }

@@ -223,7 +223,7 @@ impl ServerState {
 
     /// The server's role (for a server that is down, its role when it crashed).
     pub fn role(&self) -> Role {
-        self.crashed_role.unwrap_or_else(|| self.node.status().role)
+        self.crashed_role.unwrap_or_else(|| self.node.role())
     }
     /// The server's current term.
     pub fn term(&self) -> Term {

@@ -74,7 +74,7 @@ pub fn eager_timeouts(cfg: &ModelConfig, state: &RaftModelState) -> Vec<SystemAc
             let node = &server.node;
             let idle_follower = cfg.pre_vote
                 && node.role() == Role::Follower
-                && node.status().leader.is_none()
+                && node.leader().is_none()
                 && server.term().0 < cfg.max_term;
             let passing_round = cfg.servers <= 3 && node.check_quorum_round_would_pass();
             live && armed && (idle_follower || passing_round)

@@ -41,6 +41,17 @@ impl RaftModel {
         &self.system.cfg
     }
 
+    /// The states one step from `state` that are within the boundary, in the order of its actions.
+    pub fn successors(&self, state: &RaftModelState) -> Vec<RaftModelState> {
+        let mut actions = Vec::new();
+        Model::actions(self, state, &mut actions);
+        actions
+            .into_iter()
+            .filter_map(|action| Model::next_state(self, state, action))
+            .filter(|next| Model::within_boundary(self, next))
+            .collect()
+    }
+
     /// What one step from the (saturated) state `last` does, for a readable counterexample: the
     /// rejections delivered with `action` (see [`rejections`]) and the pure steps saturation then
     /// took. None: `action` is no step.
@@ -93,9 +104,7 @@ impl RaftModel {
         }
         rejections::round_ended(last, &next, first.dst).then_some((next, counted_with))
     }
-}
 
-impl RaftModel {
     /// Fires the election timeouts that the model takes at once ([`eager_timeouts`]) when the
     /// reduction applies; each timeout fired is pushed to `fired`.
     fn fire_eager_timeouts(
@@ -299,13 +308,7 @@ mod tests {
             if let Some(action) = actions.iter().find(|a| wanted(&state, a)) {
                 return (state, action.clone());
             }
-            for action in actions.drain(..) {
-                if let Some(next) = model.next_state(&state, action) {
-                    if model.within_boundary(&next) {
-                        queue.push_back(next);
-                    }
-                }
-            }
+            queue.extend(model.successors(&state));
         }
         panic!("no such state within 20,000 states");
     }
@@ -364,13 +367,7 @@ mod tests {
                     "{action:?} was left out but changes the state"
                 );
             }
-            for action in offered.drain(..) {
-                if let Some(next) = model.next_state(&state, action) {
-                    if model.within_boundary(&next) {
-                        queue.push_back(next);
-                    }
-                }
-            }
+            queue.extend(model.successors(&state));
         }
         assert!(left_out > 100, "only {left_out} steps left out");
     }
@@ -437,7 +434,6 @@ mod tests {
         assert!((0..3).all(|i| server(&init, i).role() == Role::PreCandidate));
         let mut queue: VecDeque<RaftModelState> = VecDeque::from([init]);
         let (mut visited, mut idle_at_bound, mut leaders) = (0usize, 0usize, 0usize);
-        let mut actions = Vec::new();
         while let Some(state) = queue.pop_front() {
             visited += 1;
             if visited > 3_000 {
@@ -447,7 +443,7 @@ mod tests {
                 let s = server(&state, index);
                 let idle = !state.crashed[index]
                     && s.role() == Role::Follower
-                    && s.node.status().leader.is_none();
+                    && s.node.leader().is_none();
                 assert!(!idle || s.term().0 == 2, "an idle follower below the bound");
                 idle_at_bound += usize::from(idle);
                 let live_leader = !state.crashed[index] && s.role() == Role::Leader;
@@ -457,15 +453,7 @@ mod tests {
                 );
                 leaders += usize::from(live_leader);
             }
-            actions.clear();
-            model.actions(&state, &mut actions);
-            for action in actions.drain(..) {
-                if let Some(next) = model.next_state(&state, action) {
-                    if model.within_boundary(&next) {
-                        queue.push_back(next);
-                    }
-                }
-            }
+            queue.extend(model.successors(&state));
         }
         assert!(idle_at_bound > 0, "no leaderless follower at the bound");
         assert!(leaders > 0, "no leader");

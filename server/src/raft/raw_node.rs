@@ -322,6 +322,11 @@ impl RawNode {
         self.role
     }
 
+    /// The leader this node knows of in its term (cheaper than [`RawNode::status`]).
+    pub fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+
     /// The node's state at a glance.
     pub fn status(&self) -> Status {
         Status {
