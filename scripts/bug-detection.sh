@@ -19,7 +19,7 @@ EXTRA=${EXTRA:-}
 mix() {
   case "$1" in
     stale-read) echo "--workload register --nemesis partition" ;;
-    no-dedup) echo "--workload register --nemesis delay:60:30 --attempt-timeout-ms 80" ;;
+    no-dedup) echo "--workload register --nemesis delay:60:50 --attempt-timeout-ms 100" ;;
     ack-before-fsync) echo "--workload register --nemesis lost-writes,kill:leader" ;;
     commit-old-term|vote-any-log) echo "--workload register --nemesis partition,kill:leader,lost-writes" ;;
   esac
