@@ -180,8 +180,9 @@ fn one_clients_put_then_read_is_exhausted_and_linearizable() {
         ..tiny_duplicating(BugSet::none())
     };
     // 96,283 while a client picked its server in a step of its own (before session 5); 64,060
-    // before rejections were delivered only in losing sets.
-    assert_exhausted_safe(&config, 63_801);
+    // before rejections were delivered only in losing sets; 63,801 while leaders counted heartbeat
+    // answers to find lost appends (before session 7: duplicated answers moved followers back to probe).
+    assert_exhausted_safe(&config, 17_665);
 }
 
 /// What the properties and the clients can observe of a state, with servers in a canonical order:
@@ -363,11 +364,12 @@ fn walk_seed() -> u64 {
         .unwrap_or(FIGURE_8_SEED)
 }
 
-/// A seed whose walks reach the Figure 8 interleaving after 770,900 states (about 6 s in release).
+/// A seed whose walks reach the Figure 8 interleaving after 1,528,162 states (about 18 s in release).
 /// Random walks are a pure function of the seed and the model, so a change to the model's steps moves
 /// the hit: after session 4 (leaders no longer track activity without check-quorum) 1 of 56 seeds
-/// hit within 15 s of release walking.
-const FIGURE_8_SEED: u64 = 32;
+/// hit within 15 s of release walking; after session 7 (leaders no longer count heartbeat answers)
+/// seed 32 stopped hitting within 2 M states, and of seeds 1-7 only 7 did.
+const FIGURE_8_SEED: u64 = 7;
 
 #[test]
 fn commit_old_term_breaks_leader_completeness() {

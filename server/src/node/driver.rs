@@ -260,6 +260,10 @@ impl Driver {
                 Err(NodeError::Internal("driver started twice".into())),
             );
         };
+        let mut unreachable = self
+            .peers
+            .take_unreachable_reports()
+            .unwrap_or_else(|| mpsc::channel(1).1);
         let mut ticker = tokio::time::interval(tick_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
@@ -272,6 +276,7 @@ impl Driver {
                     }
                 }
                 Some(taken) = snapshot_done.recv() => self.on_snapshot_taken(taken),
+                Some(peer) = unreachable.recv() => self.raw.report_unreachable(peer),
                 _ = ticker.tick() => self.raw.tick(),
                 event = events.recv() => {
                     let Some(event) = event else { break Ok(()) };

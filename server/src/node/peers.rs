@@ -10,6 +10,9 @@
 //!   per peer; beyond that, messages are dropped (Raft retransmits what matters).
 //! - After a failed dial or call the connection is dropped and redialled after a backoff that doubles up
 //!   to [`REDIAL_BACKOFF_MAX`]; messages produced meanwhile are dropped rather than delivered late.
+//! - Every drop (a full queue, a failed or timed-out call, a batch dropped while dialling or backing
+//!   off) is reported on the channel of [`Peers::take_unreachable_reports`], so that the core can probe
+//!   the peer again instead of waiting for appends that were lost ([`crate::raft::RawNode::report_unreachable`]).
 
 use super::service::KvNodeClient;
 use super::wire;
@@ -40,6 +43,9 @@ pub const REDIAL_BACKOFF_MAX: Duration = Duration::from_millis(500);
 
 /// Peers with a sender task at most (members plus nodes answered while joining).
 pub const PEERS_MAX: usize = 64;
+/// Unreachable reports that may wait for the driver; more are dropped (one pending report per peer is
+/// as good as many).
+pub const UNREACHABLE_REPORTS_MAX: usize = 64;
 
 /// One running sender task.
 struct PeerSender {
@@ -55,16 +61,29 @@ pub struct Peers {
     tasks: JoinSet<()>,
     /// This node's own address, sent with every `deliver` so that a joining node can answer.
     own_addr: String,
+    /// Where the sender tasks report dropped messages (by receiver).
+    unreachable: mpsc::Sender<NodeId>,
+    /// The other end, until the driver takes it.
+    unreachable_reports: Option<mpsc::Receiver<NodeId>>,
 }
 
 impl Peers {
     /// No peers yet; `own_addr` is the address this node advertises to the nodes it sends to.
     pub fn new(own_addr: String) -> Peers {
+        let (unreachable, reports) = mpsc::channel(UNREACHABLE_REPORTS_MAX);
         Peers {
             senders: BTreeMap::new(),
             tasks: JoinSet::new(),
             own_addr,
+            unreachable,
+            unreachable_reports: Some(reports),
         }
+    }
+
+    /// The ids of peers to which messages were dropped, one report per drop (see the module docs);
+    /// `None` after the first call.
+    pub fn take_unreachable_reports(&mut self) -> Option<mpsc::Receiver<NodeId>> {
+        self.unreachable_reports.take()
     }
 
     /// Makes the sender tasks match `wanted`: starts tasks for new peers, restarts those whose address
@@ -102,9 +121,13 @@ impl Peers {
 
     fn start(&mut self, id: NodeId, addr: SocketAddr) {
         let (queue, receiver) = mpsc::channel(PEER_QUEUE_MAX);
-        let task = self
-            .tasks
-            .spawn(peer_sender(id, addr, self.own_addr.clone(), receiver));
+        let task = self.tasks.spawn(peer_sender(
+            id,
+            addr,
+            self.own_addr.clone(),
+            receiver,
+            self.unreachable.clone(),
+        ));
         tracing::info!(peer = %id, %addr, "sending to peer");
         self.senders.insert(id, PeerSender { addr, queue, task });
     }
@@ -125,8 +148,10 @@ impl Peers {
     pub fn send(&self, message: Message) {
         match self.senders.get(&message.to) {
             Some(sender) => {
+                let to = message.to;
                 if sender.queue.try_send(message).is_err() {
                     tracing::debug!("peer queue full; dropping a message");
+                    report_lost(&self.unreachable, to);
                 }
             }
             None => tracing::debug!(to = %message.to, "message for an unknown peer dropped"),
@@ -155,6 +180,7 @@ async fn peer_sender(
     addr: SocketAddr,
     own_addr: String,
     mut queue: mpsc::Receiver<Message>,
+    unreachable: mpsc::Sender<NodeId>,
 ) {
     let mut connection: Option<KvNodeClient> = None;
     let mut dialing: Option<Pin<Box<dyn Future<Output = io::Result<KvNodeClient>> + Send>>> = None;
@@ -169,6 +195,7 @@ async fn peer_sender(
                 match result {
                     Ok(()) => backoff = REDIAL_BACKOFF_MIN,
                     Err(err) => {
+                        report_lost(&unreachable, to);
                         if connection.take().is_some() {
                             tracing::debug!(%to, %addr, %err, "delivery failed; will redial");
                             redial_at = Instant::now() + backoff;
@@ -189,6 +216,9 @@ async fn peer_sender(
                     }
                     Err(err) => {
                         tracing::debug!(%to, %addr, %err, "cannot dial peer");
+                        if !held.is_empty() {
+                            report_lost(&unreachable, to);
+                        }
                         held.clear();
                         redial_at = Instant::now() + backoff;
                         backoff = (backoff * 2).min(REDIAL_BACKOFF_MAX);
@@ -212,14 +242,24 @@ async fn peer_sender(
                         }
                         if dialing.is_some() {
                             let room = DELIVER_BATCH_MAX - held.len();
+                            if batch.len() > room {
+                                report_lost(&unreachable, to);
+                            }
                             held.extend(batch.into_iter().take(room));
+                        } else {
+                            // Backing off: drop the batch; Raft retransmits what matters.
+                            report_lost(&unreachable, to);
                         }
-                        // Otherwise backing off: drop the batch; Raft retransmits what matters.
                     }
                 }
             }
         }
     }
+}
+
+/// Tells the driver that messages to `to` were dropped (a full report channel already says so).
+fn report_lost(unreachable: &mpsc::Sender<NodeId>, to: NodeId) {
+    let _ = unreachable.try_send(to);
 }
 
 /// One `deliver` call with its deadline.

@@ -3,13 +3,14 @@
 //!
 //! Guarantees: `match_index < next_index`; `match_index` never decreases within a term; in probe state at
 //! most one AppendEntries is outstanding; in replicate state at most `max_inflight_appends` non-empty ones.
+//!
+//! Appends lost in a pipeline are noticed in two ways, neither of which counts messages (so a duplicated
+//! or late answer never moves a follower back to probe): the follower rejects the next append, whose
+//! previous entry it lacks, or the transport reports that it dropped messages to the member
+//! ([`Progress::on_unreachable`], etcd's `ReportUnreachable`).
 
 use crate::raft::types::LogIndex;
 use std::collections::VecDeque;
-
-/// Heartbeat responses in a row, without any new acknowledgement, after which a replicating follower with
-/// a lagging log is probed again (the appends in flight are presumed lost).
-pub const REPLICATE_STALL_HEARTBEATS_MAX: u32 = 3;
 
 /// How the leader sends to one follower.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,9 +37,6 @@ pub struct Progress {
     /// Heard from the member since the last check-quorum round (kept only with check-quorum on, the
     /// only reader; see [`Progress::mark_active`]).
     pub recent_active: bool,
-    /// Heartbeat answers in a row without progress while the member lags (see
-    /// [`REPLICATE_STALL_HEARTBEATS_MAX`]).
-    pub stalled_heartbeats: u32,
     /// An InstallSnapshot transfer in progress: the snapshot's last included index and the next byte
     /// offset to send. While set, the member gets snapshot chunks (one outstanding at a time, like a
     /// probe) instead of entries.
@@ -55,7 +53,6 @@ impl Progress {
             probe_sent: false,
             inflight: VecDeque::new(),
             recent_active: false,
-            stalled_heartbeats: 0,
             pending_snapshot: None,
         }
     }
@@ -95,7 +92,6 @@ impl Progress {
         let advanced = match_index > self.match_index;
         if advanced {
             self.match_index = match_index;
-            self.stalled_heartbeats = 0;
         }
         if self.next_index <= self.match_index {
             self.next_index = self.match_index.next();
@@ -121,7 +117,10 @@ impl Progress {
         hint_next_index: LogIndex,
     ) -> bool {
         match self.state {
-            ProgressState::Replicate if rejected_prev_index <= self.match_index => return false,
+            // Below the match: an append overtaken by a later success, which tells more. At the match: an
+            // append right after it was refused (it overtook the one that filled the gap), so nothing
+            // sent beyond the match is on the member: probe from there.
+            ProgressState::Replicate if rejected_prev_index < self.match_index => return false,
             ProgressState::Probe if rejected_prev_index.next() != self.next_index => return false,
             _ => {}
         }
@@ -134,19 +133,22 @@ impl Progress {
         true
     }
 
-    /// A heartbeat answer: unpause a probe, and notice a pipeline whose appends got lost. Returns whether
-    /// the member lags behind `last_index` and should be sent entries.
+    /// A heartbeat answer: unpause a probe. Returns whether the member lags behind `last_index` and
+    /// should be sent entries.
     pub fn on_heartbeat_response(&mut self, last_index: LogIndex) -> bool {
         self.probe_sent = false;
-        let lagging = self.match_index < last_index;
-        if self.state == ProgressState::Replicate && lagging {
-            self.stalled_heartbeats += 1;
-            if self.stalled_heartbeats >= REPLICATE_STALL_HEARTBEATS_MAX {
-                let next = self.match_index.next();
-                self.become_probe(next);
-            }
+        self.match_index < last_index
+    }
+
+    /// The transport dropped messages to the member: appends in flight may be lost, so a pipeline
+    /// falls back to probing from the match. Returns whether anything changed.
+    pub fn on_unreachable(&mut self) -> bool {
+        if self.state != ProgressState::Replicate {
+            return false;
         }
-        lagging
+        let next = self.match_index.next();
+        self.become_probe(next);
+        true
     }
 
     /// Starts sending the snapshot that ends at `index` from its first byte.
@@ -184,7 +186,6 @@ impl Progress {
         self.next_index = next_index;
         self.probe_sent = false;
         self.inflight.clear();
-        self.stalled_heartbeats = 0;
     }
 
     fn become_replicate(&mut self) {
@@ -193,7 +194,6 @@ impl Progress {
         self.next_index = self.match_index.next();
         self.probe_sent = false;
         self.inflight.clear();
-        self.stalled_heartbeats = 0;
     }
 }
 
@@ -245,26 +245,45 @@ mod tests {
         // A useless hint still moves back by at least one.
         assert!(pr.on_append_rejected(LogIndex(4), LogIndex(9)));
         assert_eq!(pr.next_index, LogIndex(4));
-        // In replicate, rejections at or below the match are stale.
+        // In replicate, rejections below the match are stale.
         assert!(pr.on_append_success(LogIndex(3)));
-        assert!(!pr.on_append_rejected(LogIndex(3), LogIndex(1)));
+        assert!(!pr.on_append_rejected(LogIndex(2), LogIndex(1)));
         assert_eq!(pr.state, ProgressState::Replicate);
         assert!(pr.on_append_rejected(LogIndex(6), LogIndex(1)));
         assert_eq!(pr.next_index, LogIndex(4), "never below match + 1");
+        // At the match: the append right after it was refused (it overtook the one that filled the
+        // gap), so what was sent beyond the match must be sent again.
+        pr.sent_append(Some(LogIndex(4)));
+        assert!(pr.on_append_success(LogIndex(4)));
+        assert_eq!(pr.state, ProgressState::Replicate);
+        pr.sent_append(Some(LogIndex(6)));
+        assert!(pr.on_append_rejected(LogIndex(4), LogIndex(1)));
+        assert_eq!(pr.state, ProgressState::Probe);
+        assert_eq!(pr.next_index, LogIndex(5));
     }
 
     #[test]
-    fn stalled_pipeline_falls_back_to_probe() {
+    fn heartbeat_answers_never_move_a_pipeline_back_but_an_unreachable_report_does() {
         let mut pr = Progress::new(LogIndex(0));
         pr.sent_append(Some(LogIndex(1)));
         pr.on_append_success(LogIndex(1));
         pr.sent_append(Some(LogIndex(3)));
-        for _ in 0..REPLICATE_STALL_HEARTBEATS_MAX - 1 {
-            assert!(pr.on_heartbeat_response(LogIndex(3)));
-            assert_eq!(pr.state, ProgressState::Replicate);
+        for _ in 0..10 {
+            assert!(pr.on_heartbeat_response(LogIndex(3)), "the member lags");
+            assert_eq!(
+                pr.state,
+                ProgressState::Replicate,
+                "answers, however many, are no loss"
+            );
         }
-        assert!(pr.on_heartbeat_response(LogIndex(3)));
+        assert!(pr.on_unreachable());
         assert_eq!(pr.state, ProgressState::Probe);
-        assert_eq!(pr.next_index, LogIndex(2));
+        assert_eq!(
+            pr.next_index,
+            LogIndex(2),
+            "probing resumes after the match"
+        );
+        assert!(pr.inflight.is_empty());
+        assert!(!pr.on_unreachable(), "a probe stays a probe");
     }
 }

@@ -317,6 +317,38 @@ impl RawNode {
         self.applied_index = self.applied_index.max(index.min(self.applying_index));
     }
 
+    /// The shell's transport dropped messages to `peer` (a failed or timed-out delivery, a full queue, a
+    /// link being redialled). Only a hint, as in etcd's `ReportUnreachable`; a report about a healthy
+    /// link costs one message.
+    /// - A leader that pipelines appends to `peer` probes it again from the last known match: the
+    ///   appends in flight may be lost.
+    /// - A follower whose lost messages went to its leader answers again how far its log is known to
+    ///   match (a success at `leader_match_index`, once durable): the answers to the leader's appends
+    ///   may be lost, and the leader would otherwise wait for them.
+    ///
+    /// This is how lost messages of a pipeline are found out; heartbeat answers are not counted for it,
+    /// so a duplicated or late answer never moves a follower back to probing.
+    pub fn report_unreachable(&mut self, peer: NodeId) {
+        match self.role {
+            Role::Leader => {
+                if let Some(pr) = self.progress.get_mut(&peer) {
+                    pr.on_unreachable();
+                }
+            }
+            Role::Follower
+                if self.leader == Some(peer) && self.leader_match_index > LogIndex(0) =>
+            {
+                let body = MessageBody::AppendEntriesResponse {
+                    success: true,
+                    match_index: self.leader_match_index,
+                    conflict: None,
+                };
+                self.send(peer, body, true);
+            }
+            _ => {}
+        }
+    }
+
     /// The node's role (cheaper than [`RawNode::status`], which copies the configuration).
     pub fn role(&self) -> Role {
         self.role

@@ -294,6 +294,12 @@ impl Cluster {
             .map(|_| ())
     }
 
+    /// The shell of `id` reports that messages to `peer` were dropped.
+    pub fn report_unreachable(&mut self, id: NodeId, peer: NodeId) -> Result<(), Violation> {
+        self.with_node(id, |raw| raw.report_unreachable(peer))
+            .map(|_| ())
+    }
+
     /// A client proposal at `id` (None if crashed).
     pub fn propose(&mut self, id: NodeId, data: Vec<u8>) -> Result<ProposeOutcome, Violation> {
         self.with_node(id, |raw| raw.propose(data))
@@ -323,9 +329,14 @@ impl Cluster {
         self.with_node(id, change)
     }
 
-    /// Hands `msg` to its receiver (dropped if the receiver is crashed).
+    /// Hands `msg` to its receiver (dropped if the receiver is crashed, which its sender is told).
     pub fn deliver(&mut self, msg: Message) -> Result<(), Violation> {
-        self.with_node(msg.to, |raw| raw.step(msg)).map(|_| ())
+        let (from, to) = (msg.from, msg.to);
+        match self.with_node(to, |raw| raw.step(msg))? {
+            Some(_) => Ok(()),
+            // The receiver is down: its sender's transport finds the connection refused.
+            None => self.report_unreachable(from, to),
+        }
     }
 
     /// Takes the node's readies: queues their writes, sends their immediate messages.
@@ -431,13 +442,18 @@ impl Cluster {
         self.monitor.observe_nodes(raws)
     }
 
-    /// Crashes `id`: volatile state and unsynced writes are lost.
-    pub fn crash(&mut self, id: NodeId) {
+    /// Crashes `id`: volatile state and unsynced writes are lost, and every running node's transport
+    /// finds its connection to `id` broken (an unreachable report: what was sent may be lost).
+    pub fn crash(&mut self, id: NodeId) -> Result<(), Violation> {
         if let Some(node) = self.nodes.get_mut(&id) {
             node.raw = None;
             node.unsynced.clear();
         }
         self.monitor.forget_node(id);
+        for other in self.alive() {
+            self.report_unreachable(other, id)?;
+        }
+        Ok(())
     }
 
     /// (Re)starts `id` from its durable storage. Its state machine starts empty and re-applies.
@@ -471,7 +487,8 @@ impl Cluster {
     }
 
     /// Scripted delivery: repeatedly fsyncs every running node and delivers every message that `allow`
-    /// accepts (dropping the others) until nothing is left, up to `rounds_max` rounds.
+    /// accepts (dropping the others, which their senders are told as a transport would tell them:
+    /// [`RawNode::report_unreachable`]) until nothing is left, up to `rounds_max` rounds.
     pub fn deliver_all(
         &mut self,
         rounds_max: usize,
@@ -488,6 +505,9 @@ impl Cluster {
             for msg in batch {
                 if allow(&msg) {
                     self.deliver(msg)?;
+                } else {
+                    // A message the test loses is one the transport lost, and tells its node so.
+                    self.report_unreachable(msg.from, msg.to)?;
                 }
             }
         }

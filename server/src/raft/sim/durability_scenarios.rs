@@ -33,7 +33,7 @@ fn a_single_voter_takes_office_only_once_its_term_is_durable() -> Result<(), Vio
     );
 
     // A crash before the disk write loses the term; the same term is won again with the same entry.
-    c.crash(N1);
+    c.crash(N1)?;
     c.restart(N1);
     assert_eq!(c.node(N1).hard_state().term, Term(0));
     assert!(c.node(N1).log_entries().is_empty());
@@ -63,8 +63,8 @@ fn force_configuration_lets_a_survivor_lead_alone_and_refuses_bad_input() -> Res
     assert_eq!(c.leader(), Some(N1));
     assert!(c.propose(N1, b"kept".to_vec())?.is_some_and(|r| r.is_ok()));
     c.stabilize()?;
-    c.crash(N2);
-    c.crash(N3);
+    c.crash(N2)?;
+    c.crash(N3)?;
     let before = c.node(N1).cluster().clone();
     let term_before = c.node(N1).hard_state().term;
 

@@ -123,7 +123,7 @@ fn an_uncommitted_config_is_reverted_when_truncated() -> Result<(), Violation> {
     assert!(matches!(added, Some(Ok(_))));
     c.fsync(N1)?;
     c.outbox.clear();
-    c.crash(N1);
+    c.crash(N1)?;
     // Let the followers' leader lease run out, then elect N2.
     for _ in 0..Config::new(N2).election_timeout_ticks_min {
         c.tick(N2)?;

@@ -2,7 +2,9 @@
 //! partitions that block whole messages between groups of nodes (never part of one).
 //!
 //! Guarantees: the same seed and the same sends give the same deliveries; at most `IN_FLIGHT_MAX`
-//! messages are in flight (further sends are dropped, as a full socket buffer would).
+//! messages are in flight (further sends are dropped, as a full socket buffer would); every message
+//! lost (dropped at the send, or due on a cut link) is told to the caller, as a real transport tells
+//! its node that a peer is unreachable.
 
 use crate::raft::rng::SplitMix64;
 use crate::raft::{Message, NodeId};
@@ -48,32 +50,39 @@ impl Network {
         self.groups.clear();
     }
 
-    /// Sends `msg` at tick `now`, applying the fault rates.
-    pub fn send(&mut self, msg: Message, now: u64, faults: NetworkFaults, rng: &mut SplitMix64) {
+    /// Sends `msg` at tick `now`, applying the fault rates. Returns false if the message was lost.
+    pub fn send(
+        &mut self,
+        msg: Message,
+        now: u64,
+        faults: NetworkFaults,
+        rng: &mut SplitMix64,
+    ) -> bool {
         if !self.connected(msg.from, msg.to) || rng.gen_range(0, 1000) < faults.drop_per_mille {
-            return;
+            return false;
         }
         let copies = if rng.gen_range(0, 1000) < faults.duplicate_per_mille {
             2
         } else {
             1
         };
-        for _ in 0..copies {
+        for copy in 0..copies {
             if self.in_flight.len() >= IN_FLIGHT_MAX {
-                return;
+                return copy > 0;
             }
             let at = now + rng.gen_range(0, faults.delay_ticks_max + 1);
             self.in_flight.insert((at, self.next_seq), msg.clone());
             self.next_seq += 1;
         }
+        true
     }
 
-    /// Removes and returns the messages due at or before `now` whose link is still up.
-    pub fn due(&mut self, now: u64) -> Vec<Message> {
+    /// Removes the messages due at or before `now`: those whose link is still up, to deliver, and those
+    /// lost on a cut link.
+    pub fn due(&mut self, now: u64) -> (Vec<Message>, Vec<Message>) {
         let later = self.in_flight.split_off(&(now + 1, 0));
         let due = std::mem::replace(&mut self.in_flight, later);
         due.into_values()
-            .filter(|m| self.connected(m.from, m.to))
-            .collect()
+            .partition(|m| self.connected(m.from, m.to))
     }
 }

@@ -129,7 +129,7 @@ pub fn run_seed(seed: u64, options: &SimOptions) -> Result<RunStats, Violation> 
             &ids,
             &mut rng,
             &mut stats,
-        );
+        )?;
         step_tick(
             &mut cluster,
             &mut network,
@@ -282,7 +282,7 @@ fn inject_faults(
     ids: &[NodeId],
     rng: &mut SplitMix64,
     stats: &mut RunStats,
-) {
+) -> Result<(), Violation> {
     if rng.gen_range(0, 1000) < options.partition_per_mille {
         match rng.gen_range(0, 3) {
             0 => network.heal(),
@@ -304,7 +304,7 @@ fn inject_faults(
     if rng.gen_range(0, 1000) < options.crash_per_mille {
         let victim = ids[rng.gen_range(0, ids.len() as u64) as usize];
         if cluster.alive().contains(&victim) {
-            cluster.crash(victim);
+            cluster.crash(victim)?;
             stats.crashes += 1;
         }
     }
@@ -313,6 +313,7 @@ fn inject_faults(
             cluster.restart(*id);
         }
     }
+    Ok(())
 }
 
 /// One tick of simulated time: deliver due messages, tick every node, fsync some, send what came out.
@@ -325,8 +326,12 @@ fn step_tick(
     ids: &[NodeId],
     rng: &mut SplitMix64,
 ) -> Result<(), Violation> {
-    for msg in network.due(now) {
+    let (due, lost) = network.due(now);
+    for msg in due {
         cluster.deliver(msg)?;
+    }
+    for msg in lost {
+        cluster.report_unreachable(msg.from, msg.to)?;
     }
     for id in ids {
         cluster.tick(*id)?;
@@ -335,7 +340,10 @@ fn step_tick(
         }
     }
     for msg in std::mem::take(&mut cluster.outbox) {
-        network.send(msg, now, faults, rng);
+        let (from, to) = (msg.from, msg.to);
+        if !network.send(msg, now, faults, rng) {
+            cluster.report_unreachable(from, to)?;
+        }
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 use super::cluster::Cluster;
 use crate::bugs::{Bug, BugSet};
+use crate::raft::progress::ProgressState;
 use crate::raft::safety::Violation;
 use crate::raft::{
     ClusterConfig, Config, Entry, EntryPayload, HardState, InitialState, LogIndex, Message,
@@ -255,7 +256,7 @@ fn stale_candidate_scenario(bugs: &[Bug]) -> Result<Cluster, Violation> {
     }
     c.deliver_all(50, among(&[N1, N2]))?;
     assert_eq!(c.node(N1).status().commit_index, LogIndex(4));
-    c.crash(N1);
+    c.crash(N1)?;
     // Node 2 already voted in term 1, so node 3 may need a second election.
     for _ in 0..3 {
         c.fire_election_timeout(N3)?;
@@ -371,7 +372,7 @@ fn figure_8(bugs: &[Bug]) -> Result<Cluster, Violation> {
         "S1 may commit index 2 by counting replicas only with the bug"
     );
     // (d) S1 crashes; S5 wins with S3 and S4 and overwrites index 2.
-    c.crash(N1);
+    c.crash(N1)?;
     for _ in 0..5 {
         if c.leader() == Some(N5) {
             break;
@@ -517,7 +518,7 @@ fn a_stale_heartbeat_answer_acknowledges_no_read_of_a_later_leadership() -> Resu
         .iter()
         .any(|(n, r)| *n == N1 && r.request_id == 1));
     // Node 1 restarts (its read contexts start at 0 again) and leads term 2.
-    c.crash(N1);
+    c.crash(N1)?;
     c.restart(N1);
     elect(&mut c, N1)?;
     assert_eq!(c.term(N1), Term(2));
@@ -644,7 +645,7 @@ fn a_stale_leader_learns_the_newer_term_from_an_answer() -> Result<(), Violation
     elect(&mut c, N1)?;
     // Node 2 moved on to term 7 (say it campaigned during a partition).
     c.deliver(message(N3, N2, 7, MessageBody::TimeoutNow))?;
-    c.crash(N3);
+    c.crash(N3)?;
     c.fsync(N2)?;
     c.outbox.clear();
     c.fire_heartbeat_timeout(N1)?;
@@ -840,8 +841,8 @@ fn a_crash_loses_exactly_the_unsynced_writes() -> Result<(), Violation> {
         c.deliver(m)?;
     }
     assert_eq!(c.node(N2).status().last_index, LogIndex(3));
-    c.crash(N2);
-    c.crash(N1);
+    c.crash(N2)?;
+    c.crash(N1)?;
     c.restart(N2);
     c.restart(N1);
     assert_eq!(
@@ -868,5 +869,97 @@ fn leadership_transfer_hands_over_to_an_up_to_date_target() -> Result<(), Violat
     c.stabilize()?;
     assert_eq!(c.leader(), Some(N2));
     assert_eq!(c.term(N2), Term(2));
+    Ok(())
+}
+
+/// Delivers everything but what `lose` picks, which is lost silently (a proxy dropped the frames and the
+/// connection has not timed out yet, so no transport reports it).
+fn deliver_losing_silently(
+    c: &mut Cluster,
+    lose: impl Fn(&Message) -> bool,
+) -> Result<(), Violation> {
+    for _ in 0..100 {
+        for id in c.alive() {
+            c.fsync(id)?;
+        }
+        let batch = std::mem::take(&mut c.outbox);
+        if batch.is_empty() {
+            break;
+        }
+        for m in batch.into_iter().filter(|m| !lose(m)) {
+            c.deliver(m)?;
+        }
+    }
+    Ok(())
+}
+
+/// Messages lost in a pipeline are found out by the transport's report, not by counting heartbeat
+/// answers (a count that duplicated or late answers would inflate): however many heartbeats a follower
+/// answers, its lost appends are not resent and its lost answers not repeated, until a report comes.
+#[test]
+fn lost_appends_and_lost_answers_are_recovered_after_an_unreachable_report() -> Result<(), Violation>
+{
+    let last = |c: &Cluster, id| c.node(id).log_entries().last().map(|e| e.index);
+    let heartbeats = |c: &mut Cluster| -> Result<(), Violation> {
+        for _ in 0..10 {
+            c.fire_heartbeat_timeout(N1)?;
+            c.stabilize()?;
+        }
+        Ok(())
+    };
+
+    // Appends to node 2 lost: the leader probes it again after the report.
+    let mut c = Cluster::new(3, Config::new, 31);
+    elect(&mut c, N1)?;
+    c.propose(N1, b"x".to_vec())?;
+    deliver_losing_silently(&mut c, |m| {
+        m.to == N2 && matches!(m.body, MessageBody::AppendEntries { .. })
+    })?;
+    assert_eq!(last(&c, N3), Some(LogIndex(2)), "node 3 got the entry");
+    heartbeats(&mut c)?;
+    assert_eq!(
+        last(&c, N2),
+        Some(LogIndex(1)),
+        "heartbeats do not resend it"
+    );
+    assert_eq!(c.node(N1).progress[&N2].state, ProgressState::Replicate);
+    c.report_unreachable(N1, N2)?;
+    let pr = &c.node(N1).progress[&N2];
+    assert_eq!(
+        pr.state,
+        ProgressState::Probe,
+        "the report sends node 2 back to probing"
+    );
+    assert_eq!(pr.next_index, LogIndex(2), "from after the match");
+    c.fire_heartbeat_timeout(N1)?;
+    c.stabilize()?;
+    assert_eq!(
+        last(&c, N2),
+        Some(LogIndex(2)),
+        "the probe resent the entry"
+    );
+    assert_eq!(c.node(N2).status().commit_index, LogIndex(2));
+
+    // Node 2's answers lost: node 2 answers again after its own transport's report.
+    let mut c = Cluster::new(3, Config::new, 32);
+    elect(&mut c, N1)?;
+    c.propose(N1, b"y".to_vec())?;
+    deliver_losing_silently(&mut c, |m| {
+        m.from == N2 && matches!(m.body, MessageBody::AppendEntriesResponse { .. })
+    })?;
+    assert_eq!(last(&c, N2), Some(LogIndex(2)), "node 2 has the entry");
+    heartbeats(&mut c)?;
+    assert_eq!(
+        c.node(N1).progress[&N2].match_index,
+        LogIndex(1),
+        "the leader does not know"
+    );
+    c.report_unreachable(N2, N1)?;
+    c.stabilize()?;
+    assert_eq!(
+        c.node(N1).progress[&N2].match_index,
+        LogIndex(2),
+        "now it does"
+    );
     Ok(())
 }

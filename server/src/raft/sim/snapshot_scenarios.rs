@@ -113,7 +113,7 @@ fn a_node_restarts_from_its_snapshot_and_the_suffix_of_its_log() -> Result<(), V
     let (mut c, _) = lagging_node_gets_a_snapshot(None)?;
     for id in [N1, N2, N3] {
         let before = c.node(id).status();
-        c.crash(id);
+        c.crash(id)?;
         c.restart(id);
         let raw = c.node(id);
         assert!(raw.snapshot_index() > LogIndex(0));
