@@ -53,6 +53,7 @@ pub mod history;
 pub mod probe_cache;
 pub mod properties;
 pub mod reduction;
+pub mod refusals;
 pub mod rejections;
 pub mod render;
 pub mod runner;
@@ -200,6 +201,10 @@ pub struct ModelConfig {
     /// from a quorum runs its check-quorum round (see [`eager_timeouts`]): a sound reduction, on by
     /// default; off only to measure and test it.
     pub eager_timeouts: bool,
+    /// Do not deliver a client request that a server refuses without changing anything (see
+    /// [`refusals`]): a sound reduction on every network, on by default; off only to measure and
+    /// test it.
+    pub refusals_are_no_step: bool,
     /// Bug switches.
     pub bugs: BugSet,
     /// Raised by the runner to end the search (see [`StopFlag`]).
@@ -222,6 +227,7 @@ impl Default for ModelConfig {
             saturate: true,
             rejections_together: true,
             eager_timeouts: true,
+            refusals_are_no_step: true,
             bugs: BugSet::none(),
             stop: StopFlag::default(),
         }
@@ -301,6 +307,7 @@ impl ModelConfig {
         let saturate = self.saturate;
         let rejections_together = self.rejections_together;
         let eager_timeouts = self.eager_timeouts;
+        let refusals_are_no_step = self.refusals_are_no_step;
         let mut model = ActorModel::new(self.clone(), ClientHistory::new(self.clients))
             .init_network(network)
             .lossy_network(lossy)
@@ -327,6 +334,7 @@ impl ModelConfig {
             saturate,
             rejections_together,
             eager_timeouts,
+            refusals_are_no_step,
         })
     }
 }

@@ -14,6 +14,7 @@
 use crate::raft_model::actor::{ActorState, ModelMsg, RaftActor};
 use crate::raft_model::eager_timeouts;
 use crate::raft_model::properties;
+use crate::raft_model::refusals;
 use crate::raft_model::rejections;
 use crate::raft_model::saturation::{self, SystemAction};
 use crate::raft_model::{ActorSystem, ModelConfig, RaftModelState};
@@ -33,6 +34,9 @@ pub struct RaftModel {
     /// Take the election timeouts whose only choice is "now or later" at once ([`eager_timeouts`];
     /// applies where saturation does).
     pub eager_timeouts: bool,
+    /// Leave out deliveries of client requests that a server refuses without changing anything
+    /// ([`refusals`]; every network).
+    pub refusals_are_no_step: bool,
 }
 
 impl RaftModel {
@@ -88,7 +92,11 @@ impl RaftModel {
             None
         };
         let Some(first) = first else {
-            return self.raw_step(last, action).map(|next| (next, Vec::new()));
+            let next = self.raw_step(last, action.clone())?;
+            if self.refusals_are_no_step && refusals::is_idle_refusal(last, &action, &next) {
+                return None;
+            }
+            return Some((next, Vec::new()));
         };
         let mut next = self.raw_step(last, action)?;
         let mut counted_with = Vec::new();

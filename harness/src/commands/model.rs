@@ -113,6 +113,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         saturate: !args.no_saturation,
         rejections_together: true,
         eager_timeouts: true,
+        refusals_are_no_step: true,
         bugs,
         stop: StopFlag::default(),
     };
