@@ -510,14 +510,15 @@ mod tests {
     #[test]
     fn a_client_request_reaches_one_server_once_on_the_duplicating_network() {
         let model = model();
-        let (state, deliver) = find(&model, |_, a| {
+        // To a server that takes it (a refused request is no step: `refusals`).
+        let (state, deliver) = find(&model, |s, a| {
             matches!(
                 a,
                 ActorModelAction::Deliver {
                     msg: ModelMsg::Request { .. },
                     ..
                 }
-            )
+            ) && model.next_state(s, a.clone()).is_some()
         });
         let ActorModelAction::Deliver { src, dst, msg } = deliver.clone() else {
             unreachable!("found a delivery");
@@ -544,6 +545,32 @@ mod tests {
             copies(&next),
             Vec::<Id>::new(),
             "the delivered request and its copies to the other servers were consumed"
+        );
+    }
+
+    #[test]
+    fn a_request_refused_without_effect_is_no_step() {
+        let model = model();
+        let (state, deliver) = find(&model, |s, a| {
+            matches!(
+                a,
+                ActorModelAction::Deliver {
+                    msg: ModelMsg::Request { .. },
+                    ..
+                }
+            ) && model.next_state(s, a.clone()).is_none()
+        });
+        let raw = model
+            .raw_step(&state, deliver.clone())
+            .expect("the system itself takes the delivery");
+        assert!(refusals::is_idle_refusal(&state, &deliver, &raw));
+        let ActorModelAction::Deliver { dst, .. } = deliver else {
+            unreachable!("found a delivery");
+        };
+        assert_ne!(
+            server(&state, usize::from(dst)).node.role(),
+            raftkv::raft::Role::Leader,
+            "only a server that is not the leader refuses"
         );
     }
 }
