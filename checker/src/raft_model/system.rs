@@ -321,6 +321,16 @@ mod tests {
         panic!("no such state within 20,000 states");
     }
 
+    fn is_request(action: &SystemAction) -> bool {
+        matches!(
+            action,
+            ActorModelAction::Deliver {
+                msg: ModelMsg::Request { .. },
+                ..
+            }
+        )
+    }
+
     fn server(state: &RaftModelState, index: usize) -> &ServerState {
         match &*state.actor_states[index] {
             ActorState::Server(s) => s,
@@ -512,13 +522,7 @@ mod tests {
         let model = model();
         // To a server that takes it (a refused request is no step: `refusals`).
         let (state, deliver) = find(&model, |s, a| {
-            matches!(
-                a,
-                ActorModelAction::Deliver {
-                    msg: ModelMsg::Request { .. },
-                    ..
-                }
-            ) && model.next_state(s, a.clone()).is_some()
+            is_request(a) && model.next_state(s, a.clone()).is_some()
         });
         let ActorModelAction::Deliver { src, dst, msg } = deliver.clone() else {
             unreachable!("found a delivery");
@@ -552,13 +556,7 @@ mod tests {
     fn a_request_refused_without_effect_is_no_step() {
         let model = model();
         let (state, deliver) = find(&model, |s, a| {
-            matches!(
-                a,
-                ActorModelAction::Deliver {
-                    msg: ModelMsg::Request { .. },
-                    ..
-                }
-            ) && model.next_state(s, a.clone()).is_none()
+            is_request(a) && model.next_state(s, a.clone()).is_none()
         });
         let raw = model
             .raw_step(&state, deliver.clone())
