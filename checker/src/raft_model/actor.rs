@@ -129,6 +129,9 @@ pub struct Ghost {
     pub append_only_broken: bool,
     /// After a restart the server applied a different entry at an index it had applied before.
     pub apply_mismatch: bool,
+    /// The terms this server was leader in, as a bit set (bit `t` for term `t`; the model's terms are
+    /// at most [`TERMS_MAX`](crate::raft_model::TERMS_MAX)). Election Safety reads it.
+    pub led_terms: u64,
 }
 
 /// What a server's disk holds (the actor's stateright storage), plus the ghost state.
@@ -404,12 +407,24 @@ impl ServerActor {
             (next.role() == Role::Leader).then(|| (next.term(), next.node.log_entries().to_vec()));
         input(&mut next, o);
         self.handle_ready(&mut next, o);
+        let mut ghost_changed = false;
         if let Some((term, log_before)) = leader_before {
             let still_leader = next.role() == Role::Leader && next.term() == term;
             if still_leader && !next.node.log_entries().starts_with(&log_before) {
                 next.durable.ghost.append_only_broken = true;
-                o.save(next.durable.clone());
+                ghost_changed = true;
             }
+        }
+        if next.role() == Role::Leader {
+            let bit = 1u64.checked_shl(next.term().0.try_into().unwrap_or(u32::MAX));
+            let bit = bit.unwrap_or(0);
+            if next.durable.ghost.led_terms & bit == 0 {
+                next.durable.ghost.led_terms |= bit;
+                ghost_changed = true;
+            }
+        }
+        if ghost_changed {
+            o.save(next.durable.clone());
         }
         next.node.normalize_timer_randomness();
         next.node.normalize_quorum_activity();

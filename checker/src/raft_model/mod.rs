@@ -34,7 +34,10 @@
 //!   message is outside the boundary: a second copy only adds duplication (the duplicating network covers
 //!   it), and without this bound a leader's repeated identical heartbeats make the space infinite. Dead
 //!   messages (whose delivery can never change anything, see [`reduction`]) are ignored by this bound
-//!   and left out of the symmetry representative.
+//!   and left out of the symmetry representative. On the duplicating network, stale requests (below
+//!   their receiver's term, answered without a state change) are held in the representative as one
+//!   stand-in per answer ([`reduction::canonical`]); Election Safety reads the terms each server led
+//!   from the ghost state, not from leader messages in flight.
 //! - The default network duplicates (every message may be delivered any number of times, or never),
 //!   which includes the behaviours of the other two; on it the checked model ([`RaftModel`]) saturates
 //!   every state ([`saturation`]), a sound reduction that removes most of the space.
@@ -82,6 +85,8 @@ pub type RaftModelState = ActorModelState<RaftActor, ClientHistory>;
 
 /// At most this many servers (symmetry reduction enumerates their permutations).
 pub const SERVERS_MAX: usize = 5;
+/// At most this many terms (the ghost state records each server's terms as leader in a 64-bit set).
+pub const TERMS_MAX: u64 = 63;
 /// At most this many clients.
 pub const CLIENTS_MAX: usize = 8;
 /// At most this many operations per client.
@@ -248,6 +253,9 @@ impl ModelConfig {
         }
         if self.max_term == 0 || self.max_log == 0 {
             return bad("max term and max log must be at least 1".to_string());
+        }
+        if self.max_term > TERMS_MAX {
+            return bad(format!("max term must be at most {TERMS_MAX}"));
         }
         if self.crashes > CRASHES_MAX {
             return bad(format!("at most {CRASHES_MAX} crashes"));

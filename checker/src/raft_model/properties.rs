@@ -5,13 +5,12 @@
 //! violation of some execution; crashed servers keep their last state in stateright, and the checks
 //! include it (a leader that crashed still counts for Election Safety in its term).
 
-use crate::raft_model::actor::{ActorState, ModelMsg, ServerState};
+use crate::raft_model::actor::{ActorState, ServerState};
 use crate::raft_model::reduction;
 use crate::raft_model::{ModelConfig, NetworkKind, RaftModel, RaftModelState};
-use raftkv::raft::{Entry, MessageBody, NodeId, Role, Term};
+use raftkv::raft::{Entry, Role, Term};
 use stateright::actor::Network;
 use stateright::Property;
-use std::collections::BTreeMap;
 
 /// Property: at most one leader per term.
 pub const ELECTION_SAFETY: &str = "election safety";
@@ -120,26 +119,17 @@ pub fn all(with_crashes: bool) -> Vec<Property<RaftModel>> {
     all
 }
 
-/// At most one leader per term: among servers' roles, and among the senders of leader-only messages in
-/// flight (which outlive a crashed leader).
+/// At most one leader per term: no two servers were ever leader in the same term (each server's ghost
+/// records its terms as leader and survives crashes, so a leader that has crashed or stepped down
+/// still counts).
 pub fn election_safety(state: &RaftModelState) -> bool {
-    let mut leaders: BTreeMap<Term, NodeId> = BTreeMap::new();
-    let mut claim = |term: Term, node: NodeId| *leaders.entry(term).or_insert(node) == node;
+    let mut led = 0u64;
     for server in servers(state) {
-        if server.role() == Role::Leader && !claim(server.term(), server.node.config().id) {
+        let terms = server.durable.ghost.led_terms;
+        if led & terms != 0 {
             return false;
         }
-    }
-    for env in state.network.iter_all() {
-        if let ModelMsg::Raft(m) = env.msg {
-            let from_leader = matches!(
-                m.body,
-                MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. }
-            );
-            if from_leader && !claim(m.term, m.from) {
-                return false;
-            }
-        }
+        led |= terms;
     }
     true
 }
@@ -218,4 +208,60 @@ pub fn leader_after_crash(state: &RaftModelState) -> bool {
         }
     }
     crashed_leader_term.is_some_and(|crashed| live_leader_terms.iter().any(|t| *t > crashed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft_model::ModelConfig;
+    use stateright::Model;
+    use std::sync::Arc;
+
+    /// The first state (breadth-first, within a bound) with a leader.
+    fn a_state_with_a_leader() -> RaftModelState {
+        let model = ModelConfig {
+            max_term: 1,
+            max_log: 1,
+            clients: 0,
+            crashes: 0,
+            pre_vote: false,
+            ..ModelConfig::default()
+        }
+        .into_model()
+        .expect("valid configuration");
+        let mut queue: std::collections::VecDeque<_> = model.init_states().into();
+        for _ in 0..10_000 {
+            let state = queue.pop_front().expect("the space has a leader");
+            if servers(&state).any(|s| s.role() == Role::Leader) {
+                return state;
+            }
+            queue.extend(model.successors(&state));
+        }
+        panic!("no leader within 10,000 states");
+    }
+
+    /// A leader's ghost records its term, and two servers that led the same term break Election
+    /// Safety even when neither leads now.
+    #[test]
+    fn election_safety_reads_the_terms_each_server_led() {
+        let mut state = a_state_with_a_leader();
+        let leader = servers(&state)
+            .position(|s| s.role() == Role::Leader)
+            .expect("a leader");
+        let ActorState::Server(s) = &*state.actor_states[leader] else {
+            unreachable!("servers come first");
+        };
+        let led = s.durable.ghost.led_terms;
+        assert_eq!(led, 1 << s.term().0, "the leader's ghost records its term");
+        assert!(election_safety(&state));
+        let other = (leader + 1) % 3;
+        if let ActorState::Server(s) = Arc::make_mut(&mut state.actor_states[other]) {
+            s.durable.ghost.led_terms = led << 1;
+        }
+        assert!(election_safety(&state), "another term is no conflict");
+        if let ActorState::Server(s) = Arc::make_mut(&mut state.actor_states[other]) {
+            s.durable.ghost.led_terms = led;
+        }
+        assert!(!election_safety(&state), "two leaders of one term");
+    }
 }

@@ -1,11 +1,11 @@
-//! Dead messages: envelopes in flight whose delivery can never change any state, now or later. The
-//! symmetry representative leaves them out, and the one-copy boundary ignores them, so states that
-//! differ only in dead messages are one state for the DFS checker.
+//! Messages in flight that the DFS checker need not tell apart. Dead messages: envelopes whose
+//! delivery can never change any state, now or later. The symmetry representative leaves them out,
+//! and the one-copy boundary ignores them, so states that differ only in dead messages are one state.
+//! Stale requests (below): one stand-in per answer.
 //!
 //! Why it is sound: a dead envelope's delivery is a no-op for its receiver (stateright then offers no
 //! step at all), and the reasons below are monotone, so it stays dead: nothing reachable from a state
-//! depends on it, the properties do not read it (Election Safety reads only leader requests, which are
-//! never dead here), and the boundary ignores it. Two states that differ only in dead envelopes thus
+//! depends on it, the properties do not read it (they read no messages), and the boundary ignores it. Two states that differ only in dead envelopes thus
 //! have the same futures and the same verdicts.
 //! - A Raft message other than a request that the core answers when stale (AppendEntries, Heartbeat,
 //!   PreVote, RequestVote) whose term is below the receiver's current term: `RawNode::step` drops it
@@ -16,13 +16,29 @@
 //! - A reply to a client for an operation before its current one, or to a client whose script is done:
 //!   the client ignores it and its sequence number never goes back.
 //!
+//!
+//! Stale requests are one message per answer (duplicating network only). A request whose term is
+//! below its receiver's (AppendEntries, Heartbeat, PreVote, RequestVote) stays stale forever, and the
+//! core answers it without a state change by a message that depends only on the request's kind, its
+//! sender and receiver, the receiver's term at delivery and, for AppendEntries, `prev_log_index`
+//! (`RawNode::answer_stale`). Two stale requests that agree on those are interchangeable now and
+//! later, so [`canonical`] replaces each by one stand-in (term 0, every other field zero), and the
+//! symmetry representative holds the set of stand-ins. On the duplicating network a delivered message
+//! stays in flight, so only which classes are present matters, not how many members they have (on the
+//! other networks each delivery consumes a copy, and messages are left as they are). What the stale
+//! requests no longer tell apart (which terms their senders led) the properties read from the ghost
+//! state instead (Election Safety).
+//!
 //! Guarantees: [`is_dead`] is true only for envelopes of the kinds above; the test below checks the
 //! Raft case against the real core for every message kind the model sends (it takes no snapshots).
+//! [`canonical`] changes only stale requests, and the second test checks that the core answers a
+//! request and its stand-in alike.
 
 use crate::raft_model::actor::{ActorState, ClientPhase, ModelMsg};
 use crate::raft_model::RaftModelState;
-use raftkv::raft::MessageBody;
+use raftkv::raft::{LogIndex, Message, MessageBody, Term};
 use stateright::actor::{Envelope, Id};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Whether delivering `msg` to `dst` can never change any state (see the module docs).
@@ -53,6 +69,52 @@ fn is_dead_for(receiver: Option<&ActorState>, msg: &ModelMsg) -> bool {
     }
 }
 
+/// The message that stands for `msg` to `dst` in the symmetry representative on the duplicating
+/// network: the stand-in of its class if it is a stale request (see the module docs), else `msg`.
+pub fn canonical<'a>(state: &RaftModelState, dst: Id, msg: &'a ModelMsg) -> Cow<'a, ModelMsg> {
+    let receiver = state.actor_states.get(usize::from(dst)).map(|s| &**s);
+    match (receiver, msg) {
+        (Some(ActorState::Server(server)), ModelMsg::Raft(m)) if m.term < server.term() => {
+            match stand_in(m) {
+                Some(body) => Cow::Owned(ModelMsg::Raft(Arc::new(Message {
+                    from: m.from,
+                    to: m.to,
+                    term: Term(0),
+                    body,
+                }))),
+                None => Cow::Borrowed(msg),
+            }
+        }
+        _ => Cow::Borrowed(msg),
+    }
+}
+
+/// The body of the stand-in for a stale request: only what its stale answer reads is kept.
+fn stand_in(m: &Message) -> Option<MessageBody> {
+    Some(match &m.body {
+        MessageBody::AppendEntries { prev_log_index, .. } => MessageBody::AppendEntries {
+            prev_log_index: *prev_log_index,
+            prev_log_term: Term(0),
+            entries: Vec::new(),
+            leader_commit: LogIndex(0),
+        },
+        MessageBody::Heartbeat { .. } => MessageBody::Heartbeat {
+            leader_commit: LogIndex(0),
+            read_context: None,
+        },
+        MessageBody::PreVote { .. } => MessageBody::PreVote {
+            last_log_index: LogIndex(0),
+            last_log_term: Term(0),
+        },
+        MessageBody::RequestVote { .. } => MessageBody::RequestVote {
+            last_log_index: LogIndex(0),
+            last_log_term: Term(0),
+            leadership_transfer: false,
+        },
+        _ => return None,
+    })
+}
+
 /// Whether an owned envelope is dead given the actors' states (see [`is_dead`]).
 pub fn is_dead_owned(actor_states: &[Arc<ActorState>], env: &Envelope<ModelMsg>) -> bool {
     is_dead_for(
@@ -69,8 +131,8 @@ pub fn is_dead_envelope(state: &RaftModelState, env: &Envelope<&ModelMsg>) -> bo
 #[cfg(test)]
 mod tests {
     use raftkv::raft::{
-        ClusterConfig, Config, ConflictHint, HardState, InitialState, LogIndex, Message,
-        MessageBody, NodeId, RawNode, Term,
+        ClusterConfig, Config, ConflictHint, Entry, EntryPayload, HardState, InitialState,
+        LogIndex, Message, MessageBody, NodeId, RawNode, Term,
     };
 
     fn node_in_term(term: u64) -> RawNode {
@@ -134,5 +196,76 @@ mod tests {
             body: MessageBody::PreVoteResponse { granted: true },
         });
         assert_eq!(node, before);
+    }
+
+    /// A stale request and its stand-in leave the real core unchanged and get the same answer, for
+    /// every request kind, whatever the request's term (below the receiver's), log position, entries,
+    /// commit index or read context.
+    #[test]
+    fn a_stale_request_and_its_stand_in_get_the_same_answer() {
+        let entry = |term, index| Entry {
+            term: Term(term),
+            index: LogIndex(index),
+            payload: EntryPayload::Noop,
+        };
+        let bodies = [
+            MessageBody::AppendEntries {
+                prev_log_index: LogIndex(1),
+                prev_log_term: Term(1),
+                entries: vec![entry(2, 2), entry(2, 3)],
+                leader_commit: LogIndex(2),
+            },
+            MessageBody::AppendEntries {
+                prev_log_index: LogIndex(0),
+                prev_log_term: Term(0),
+                entries: Vec::new(),
+                leader_commit: LogIndex(0),
+            },
+            MessageBody::Heartbeat {
+                leader_commit: LogIndex(3),
+                read_context: Some(4),
+            },
+            MessageBody::PreVote {
+                last_log_index: LogIndex(2),
+                last_log_term: Term(2),
+            },
+            MessageBody::RequestVote {
+                last_log_index: LogIndex(5),
+                last_log_term: Term(1),
+                leadership_transfer: true,
+            },
+        ];
+        for body in bodies {
+            for (term, receiver_term) in [(1, 2), (2, 3), (1, 3)] {
+                let request = Message {
+                    from: NodeId(2),
+                    to: NodeId(1),
+                    term: Term(term),
+                    body: body.clone(),
+                };
+                let stand_in = Message {
+                    term: Term(0),
+                    body: super::stand_in(&request).expect("a request has a stand-in"),
+                    ..request.clone()
+                };
+                let answers: Vec<_> = [request.clone(), stand_in]
+                    .into_iter()
+                    .map(|message| {
+                        let mut node = node_in_term(receiver_term);
+                        let before = node.clone();
+                        node.step(message);
+                        let answer = node.ready();
+                        assert_eq!(node.hard_state(), before.hard_state());
+                        assert_eq!(node.role(), before.role());
+                        assert_eq!(node.log_entries(), before.log_entries());
+                        (node, answer)
+                    })
+                    .collect();
+                assert_eq!(answers[0], answers[1], "stale {body:?} in term {term}");
+                let answer = &answers[0].1;
+                let sent = answer.messages.len() + answer.persisted_messages.len();
+                assert_eq!(sent, 1, "a stale {body:?} is answered once");
+            }
+        }
     }
 }

@@ -12,9 +12,9 @@
 //!    message leaves both networks, so the inclusion stays); timeouts, crashes,
 //!    restarts and client choices read only what the two states share. The boundary reads no network
 //!    on this network kind, so `t'` is inside it whenever `s'` is.
-//! 2. Monotone properties: every always-property reads only actors, storages and history, except
-//!    Election Safety, which also reads leader messages in flight; more messages can only make it fail
-//!    more, so a violation in `s` is one in `t`.
+//! 2. Properties: every always-property reads only actors, storages and history (Election Safety
+//!    reads the ghost state's terms as leader), which `s` and `t` share, so a violation in `s` is one
+//!    in `t`.
 //! 3. The closure `close(s)` is reached from `s` by real steps (the pure ones), and `s ⊑ close(s)`.
 //!
 //! So every reachable state of the unreduced model is `⊑` some saturated state the checker visits

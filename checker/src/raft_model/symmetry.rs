@@ -8,7 +8,8 @@
 //! consistently, so it is the same state under another naming. Clients are not permuted: each client's
 //! script differs.
 //!
-//! The representative also leaves out dead envelopes (see [`reduction`] for why that is sound).
+//! The representative also leaves out dead envelopes and, on the duplicating network, holds each
+//! class of stale requests as one stand-in (see [`reduction`] for why both are sound).
 //!
 //! Guarantees: `representative` returns a member of the state's orbit (the state with servers renamed,
 //! relabelled once) and ignores dead envelopes. It returns the same value for every permutation of a
@@ -24,6 +25,7 @@ use raftkv::raft::relabel::{relabel_entry, relabel_hard_state, relabel_message};
 use raftkv::raft::NodeId;
 use stateright::actor::{Envelope, Id, Network};
 use stateright::{Rewrite, RewritePlan};
+use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -49,7 +51,7 @@ fn message_content_hash(msg: &ModelMsg) -> u64 {
 /// everything the key covers (own state, storage, timers, clients' view of them, and in a second
 /// round, how they relate to each other peer and that peer's own key). Computed from a fixed hash,
 /// so it depends only on the state up to renaming servers.
-fn server_keys(state: &RaftModelState, servers: usize) -> Vec<u64> {
+fn server_keys(state: &RaftModelState, servers: usize, stale: StaleRequests) -> Vec<u64> {
     // Live messages between servers by (src, dst), and client traffic by server, as content hashes.
     let mut pair_msgs = vec![vec![Vec::<u64>::new(); servers]; servers];
     let mut client_view = vec![Vec::<(u8, usize, u64)>::new(); servers];
@@ -58,7 +60,7 @@ fn server_keys(state: &RaftModelState, servers: usize) -> Vec<u64> {
             continue;
         }
         let (src, dst) = (usize::from(env.src), usize::from(env.dst));
-        let content = message_content_hash(env.msg);
+        let content = message_content_hash(&stand_in(state, env.dst, env.msg, stale));
         match (src < servers, dst < servers) {
             (true, true) => pair_msgs[src][dst].push(content),
             (false, true) => client_view[dst].push((0, src, content)),
@@ -69,6 +71,10 @@ fn server_keys(state: &RaftModelState, servers: usize) -> Vec<u64> {
     for row in &mut pair_msgs {
         for msgs in row {
             msgs.sort_unstable();
+            if merges(state, stale) {
+                // A set, as in `class_fingerprint`: stale requests of one class share a stand-in.
+                msgs.dedup();
+            }
         }
     }
     let server = |i: usize| match &*state.actor_states[i] {
@@ -237,19 +243,67 @@ fn live_network(state: &RaftModelState, plan: &RewritePlan<Id, Vec<usize>>) -> N
             }
             Network::new_unordered_nonduplicating(envelopes)
         }
+        Network::UnorderedDuplicating(set, _) => Network::new_unordered_duplicating(
+            set.iter()
+                .filter(|env| !reduction::is_dead(state, env.dst, &env.msg))
+                .map(|env| {
+                    Envelope {
+                        src: env.src,
+                        dst: env.dst,
+                        msg: stand_in(state, env.dst, &env.msg, StaleRequests::StandIns)
+                            .into_owned(),
+                    }
+                    .rewrite(plan)
+                }),
+        ),
         other => other.rewrite(plan),
+    }
+}
+
+/// How the representative holds stale requests (see [`reduction::canonical`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaleRequests {
+    /// On the duplicating network, one stand-in per class (the checker's choice).
+    StandIns,
+    /// As sent (only to measure and test the reduction).
+    AsSent,
+}
+
+/// Whether stale requests of one class are merged into their stand-in: on the duplicating network
+/// (a set of envelopes), unless `stale` says otherwise.
+fn merges(state: &RaftModelState, stale: StaleRequests) -> bool {
+    stale == StaleRequests::StandIns && matches!(state.network, Network::UnorderedDuplicating(..))
+}
+
+/// The message the representative holds for `msg` to `dst`: the stand-in of its class if stale
+/// requests are merged and it is one ([`reduction::canonical`]), else `msg`.
+fn stand_in<'a>(
+    state: &RaftModelState,
+    dst: Id,
+    msg: &'a ModelMsg,
+    stale: StaleRequests,
+) -> Cow<'a, ModelMsg> {
+    if merges(state, stale) {
+        reduction::canonical(state, dst, msg)
+    } else {
+        Cow::Borrowed(msg)
     }
 }
 
 /// The order of servers that [`representative`] renames to: `perm[old index] = new index`, servers
 /// sorted by their id-free keys ([`server_keys`]), ties kept in index order.
 pub fn canonical_perm(state: &RaftModelState) -> Vec<usize> {
+    canonical_perm_with(state, StaleRequests::StandIns)
+}
+
+/// [`canonical_perm`] with stale requests held as `stale` says.
+pub fn canonical_perm_with(state: &RaftModelState, stale: StaleRequests) -> Vec<usize> {
     let servers = state
         .actor_states
         .iter()
         .take_while(|s| matches!(***s, ActorState::Server(_)))
         .count();
-    let keys = server_keys(state, servers);
+    let keys = server_keys(state, servers, stale);
     let mut order: Vec<usize> = (0..servers).collect();
     order.sort_by_key(|i| (keys[*i], *i));
     // `order` lists old indexes by new position; `perm` maps old index to new position.
@@ -265,6 +319,17 @@ pub fn canonical_perm(state: &RaftModelState) -> Vec<usize> {
 /// envelopes) is hashed in the renamed order. Equal renamed states give equal hashes (the only
 /// requirement: it is a function of `permuted(state, perm)`; the unit test checks that).
 pub fn class_fingerprint(state: &RaftModelState, perm: &Vec<usize>) -> u64 {
+    class_fingerprint_with(state, perm, StaleRequests::StandIns)
+}
+
+/// [`class_fingerprint`] with stale requests held as `stale` says.
+// `&Vec` as in `class_fingerprint`.
+#[allow(clippy::ptr_arg)]
+pub fn class_fingerprint_with(
+    state: &RaftModelState,
+    perm: &Vec<usize>,
+    stale: StaleRequests,
+) -> u64 {
     let identity = perm.iter().enumerate().all(|(old, new)| old == *new);
     let plan = RewritePlan::new(perm.clone(), map_id);
     let f = |node: NodeId| node_of(map_id(&actor_of(node), perm));
@@ -330,14 +395,19 @@ pub fn class_fingerprint(state: &RaftModelState, perm: &Vec<usize>) -> u64 {
             continue;
         }
         let (src, dst) = (map_id(&env.src, perm), map_id(&env.dst, perm));
+        let msg = stand_in(state, env.dst, env.msg, stale);
         // Only Raft messages carry server ids (clients are not renamed).
-        let one = match env.msg {
-            ModelMsg::Raft(_) if !identity => hash_of(&(src, dst, env.msg.rewrite(&plan))),
+        let one = match &*msg {
+            ModelMsg::Raft(_) if !identity => hash_of(&(src, dst, msg.rewrite(&plan))),
             msg => hash_of(&(src, dst, msg)),
         };
         hashes.extend(std::iter::repeat_n(one, copies));
     }
     hashes.sort_unstable();
+    if merges(state, stale) {
+        // A set: stale requests of one class share a stand-in.
+        hashes.dedup();
+    }
     hashes.hash(&mut h);
     h.finish()
 }
