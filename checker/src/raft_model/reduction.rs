@@ -13,6 +13,11 @@
 //!   also across a crash (the term is persisted with every step). A granted pre-vote answer is also dead
 //!   when its term is not above the receiver's: it only counts for a round in the term after the
 //!   receiver's current one.
+//! - An answer of the receiver's own term that it can never read: a vote answer at a server that is
+//!   not a candidate, an append or heartbeat answer at a follower or pre-candidate. `RawNode::step`
+//!   counts votes only as a candidate and reads those answers only as the leader, and a server of term
+//!   `t` that is not a candidate (or is below leadership) never becomes one in `t`: a candidacy moves
+//!   to term `t + 1`, and a restart comes back as a follower of the term it had.
 //! - A reply to a client for an operation before its current one, or to a client whose script is done:
 //!   the client ignores it and its sequence number never goes back.
 //!
@@ -36,7 +41,7 @@
 
 use crate::raft_model::actor::{ActorState, ClientPhase, ModelMsg};
 use crate::raft_model::RaftModelState;
-use raftkv::raft::{LogIndex, Message, MessageBody, Term};
+use raftkv::raft::{LogIndex, Message, MessageBody, Role, Term};
 use stateright::actor::{Envelope, Id};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -53,12 +58,24 @@ fn is_dead_for(receiver: Option<&ActorState>, msg: &ModelMsg) -> bool {
     match (receiver, msg) {
         (ActorState::Server(server), ModelMsg::Raft(m)) => {
             let term = server.term();
+            // Only a candidate of the message's term reads a vote, and only its leader an append or
+            // heartbeat answer; a server in that term that is past candidacy or below leadership
+            // never will be (becoming a candidate moves to the next term).
+            let never_candidate = server.role() != Role::Candidate;
+            let never_leader = matches!(server.role(), Role::Follower | Role::PreCandidate);
             match &m.body {
                 MessageBody::AppendEntries { .. }
                 | MessageBody::Heartbeat { .. }
                 | MessageBody::PreVote { .. }
                 | MessageBody::RequestVote { .. } => false,
                 MessageBody::PreVoteResponse { granted: true } => m.term <= term,
+                MessageBody::RequestVoteResponse { .. } => {
+                    m.term < term || (m.term == term && never_candidate)
+                }
+                MessageBody::AppendEntriesResponse { .. }
+                | MessageBody::HeartbeatResponse { .. } => {
+                    m.term < term || (m.term == term && never_leader)
+                }
                 _ => m.term < term,
             }
         }
@@ -136,7 +153,11 @@ mod tests {
     };
 
     fn node_in_term(term: u64) -> RawNode {
-        let initial = InitialState {
+        RawNode::new(Config::new(NodeId(1)), initial_in_term(term), 0).expect("valid node")
+    }
+
+    fn initial_in_term(term: u64) -> InitialState {
+        InitialState {
             hard_state: HardState {
                 term: Term(term),
                 voted_for: None,
@@ -145,11 +166,11 @@ mod tests {
             entries: Vec::new(),
             snapshot_meta: None,
             bootstrap_config: ClusterConfig::with_voters([NodeId(1), NodeId(2), NodeId(3)]),
-        };
-        RawNode::new(Config::new(NodeId(1)), initial, 0).expect("valid node")
+        }
     }
 
-    /// Every kind the model sends that `is_dead` calls dead when stale leaves the real core unchanged.
+    /// Every kind the model sends that `is_dead` calls dead when stale, and the answers of the
+    /// receiver's own term it calls dead, leave the real core unchanged.
     #[test]
     fn stale_non_requests_change_nothing_in_the_core() {
         let bodies = [
@@ -196,6 +217,54 @@ mod tests {
             body: MessageBody::PreVoteResponse { granted: true },
         });
         assert_eq!(node, before);
+        // Answers of the receiver's own term that only a candidate (votes) or the leader (append and
+        // heartbeat answers) reads, at a follower.
+        let answers = [
+            MessageBody::RequestVoteResponse { granted: true },
+            MessageBody::AppendEntriesResponse {
+                success: true,
+                match_index: LogIndex(1),
+                conflict: None,
+            },
+            MessageBody::HeartbeatResponse {
+                read_context: Some(0),
+            },
+        ];
+        for body in answers {
+            let mut node = node_in_term(3);
+            let before = node.clone();
+            node.step(Message {
+                from: NodeId(2),
+                to: NodeId(1),
+                term: Term(3),
+                body: body.clone(),
+            });
+            assert_eq!(node, before, "a follower changed on {body:?}");
+            assert!(!node.has_ready(), "a follower answered {body:?}");
+        }
+        // A vote of the leader's own term, at the leader.
+        let mut config = Config::new(NodeId(1));
+        config.pre_vote = false;
+        config.check_quorum = false;
+        let mut node = RawNode::new(config, initial_in_term(3), 0).expect("valid node");
+        node.fire_election_timeout();
+        let vote = |from, node: &mut RawNode| {
+            node.step(Message {
+                from: NodeId(from),
+                to: NodeId(1),
+                term: Term(4),
+                body: MessageBody::RequestVoteResponse { granted: true },
+            })
+        };
+        vote(2, &mut node);
+        assert_eq!(node.role(), raftkv::raft::Role::Leader);
+        while node.has_ready() {
+            node.ready();
+        }
+        let before = node.clone();
+        vote(3, &mut node);
+        assert_eq!(node, before, "a leader changed on a late vote");
+        assert!(!node.has_ready());
     }
 
     /// A stale request and its stand-in leave the real core unchanged and get the same answer, for
