@@ -166,6 +166,8 @@ pub struct ServerState {
     pub durable: Durable,
     /// Set while the server is down: its role when it crashed (see [`ServerActor::crash_image`]).
     pub crashed_role: Option<Role>,
+    /// The model's bound on terms (the same for every server and state; `reduction` reads it).
+    pub term_bound: Term,
     /// The digest of all the fields above (see [`ServerState::digest`]).
     pub digest: HashMemo,
     /// The id-free hash of the symmetry reduction (`symmetry::server_keys`).
@@ -211,6 +213,8 @@ impl ServerState {
             ready_reads,
             durable,
             crashed_role,
+            // The same in every state of a model.
+            term_bound: _,
             digest: _,
             id_free: _,
             renamed: _,
@@ -269,6 +273,8 @@ pub struct ServerActor {
     pub config: Config,
     /// The initial membership.
     pub bootstrap: ClusterConfig,
+    /// The model's bound on terms.
+    pub term_bound: Term,
 }
 
 /// How a client actor is set up. A client sends each attempt of an operation to every server at
@@ -339,6 +345,7 @@ impl ServerActor {
             ready_reads: BTreeMap::new(),
             durable,
             crashed_role: None,
+            term_bound: self.term_bound,
             digest: HashMemo::default(),
             id_free: HashMemo::default(),
             renamed: KeyedHashMemo::default(),
@@ -385,6 +392,7 @@ impl ServerActor {
             ready_reads: BTreeMap::new(),
             durable,
             crashed_role: Some(crashed.role()),
+            term_bound: self.term_bound,
             digest: HashMemo::default(),
             id_free: HashMemo::default(),
             renamed: KeyedHashMemo::default(),

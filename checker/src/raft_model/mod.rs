@@ -69,7 +69,7 @@ pub mod walk;
 use actor::{ClientActor, RaftActor, ServerActor};
 use history::ClientHistory;
 use raftkv::bugs::BugSet;
-use raftkv::raft::{ClusterConfig, Config, NodeId};
+use raftkv::raft::{ClusterConfig, Config, NodeId, Term};
 use spec::RegisterOp;
 use stateright::actor::{ActorModel, ActorModelState, Id, LossyNetwork, Network};
 use std::fmt;
@@ -329,6 +329,7 @@ impl ModelConfig {
             model = model.actor(RaftActor::Server(ServerActor {
                 config: self.core_config(node),
                 bootstrap: bootstrap.clone(),
+                term_bound: Term(self.max_term),
             }));
         }
         for client in 0..self.clients {

@@ -82,9 +82,9 @@ pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
         (
             Network::UnorderedNonDuplicating(multiset),
             NetworkKind::Unordered | NetworkKind::Lossy,
-        ) => multiset
-            .iter()
-            .all(|(env, copies)| *copies <= 1 || reduction::is_dead(state, env.dst, &env.msg)),
+        ) => multiset.iter().all(|(env, copies)| {
+            *copies <= 1 || reduction::is_dead(state, env.src, env.dst, &env.msg)
+        }),
         _ => true,
     }
 }

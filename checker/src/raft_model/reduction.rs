@@ -4,9 +4,10 @@
 //! Stale requests (below): one stand-in per answer.
 //!
 //! Why it is sound: a dead envelope's delivery is a no-op for its receiver (stateright then offers no
-//! step at all), and the reasons below are monotone, so it stays dead: nothing reachable from a state
-//! depends on it, the properties do not read it (they read no messages), and the boundary ignores it. Two states that differ only in dead envelopes thus
-//! have the same futures and the same verdicts.
+//! step at all, or one that only sends dead envelopes), and the reasons below are monotone, so it
+//! stays dead: nothing reachable from a state depends on it, the properties do not read it (they read
+//! no messages), and the boundary ignores it. Two states that differ only in dead envelopes thus have
+//! the same futures and the same verdicts.
 //! - A Raft message other than a request that the core answers when stale (AppendEntries, Heartbeat,
 //!   PreVote, RequestVote) whose term is below the receiver's current term: `RawNode::step` drops it
 //!   without a state change (`answer_stale` only answers those four requests). Terms never decrease,
@@ -18,9 +19,14 @@
 //!   counts votes only as a candidate and reads those answers only as the leader, and a server of term
 //!   `t` that is not a candidate (or is below leadership) never becomes one in `t`: a candidacy moves
 //!   to term `t + 1`, and a restart comes back as a follower of the term it had.
+//! - A stale request (AppendEntries, Heartbeat, RequestVote) whose sender is at the model's term
+//!   bound and can never read its answer: the answer carries the receiver's term, which cannot pass
+//!   the bound, so it is of the sender's term or older, and the sender, below leadership (appends,
+//!   heartbeats) or not a candidate (votes), never becomes one within the bound (a candidacy moves
+//!   past it). The delivery only sends that answer, which is dead by the rule above, so the state is
+//!   the same up to dead envelopes. This is a reduction within the bounds, like the bounds themselves.
 //! - A reply to a client for an operation before its current one, or to a client whose script is done:
 //!   the client ignores it and its sequence number never goes back.
-//!
 //!
 //! Stale requests are one message per answer (duplicating network only). A request whose term is
 //! below its receiver's (AppendEntries, Heartbeat, PreVote, RequestVote) stays stale forever, and the
@@ -39,22 +45,30 @@
 //! [`canonical`] changes only stale requests, and the second test checks that the core answers a
 //! request and its stand-in alike.
 
-use crate::raft_model::actor::{ActorState, ClientPhase, ModelMsg};
+use crate::raft_model::actor::{ActorState, ClientPhase, ModelMsg, ServerState};
 use crate::raft_model::RaftModelState;
 use raftkv::raft::{LogIndex, Message, MessageBody, Role, Term};
 use stateright::actor::{Envelope, Id};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// Whether delivering `msg` to `dst` can never change any state (see the module docs).
-pub fn is_dead(state: &RaftModelState, dst: Id, msg: &ModelMsg) -> bool {
-    is_dead_for(state.actor_states.get(usize::from(dst)).map(|s| &**s), msg)
+/// Whether delivering `msg` from `src` to `dst` can never change any state (see the module docs).
+pub fn is_dead(state: &RaftModelState, src: Id, dst: Id, msg: &ModelMsg) -> bool {
+    let actor = |id: Id| state.actor_states.get(usize::from(id)).map(|s| &**s);
+    is_dead_for(actor(src), actor(dst), msg)
 }
 
-fn is_dead_for(receiver: Option<&ActorState>, msg: &ModelMsg) -> bool {
+fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: &ModelMsg) -> bool {
     let Some(receiver) = receiver else {
         return false;
     };
+    if let (Some(ActorState::Server(sender)), ActorState::Server(receiver), ModelMsg::Raft(m)) =
+        (sender, receiver, msg)
+    {
+        if m.term < receiver.term() && answer_is_dead_at_bound(sender, m) {
+            return true;
+        }
+    }
     match (receiver, msg) {
         (ActorState::Server(server), ModelMsg::Raft(m)) => {
             let term = server.term();
@@ -132,17 +146,34 @@ fn stand_in(m: &Message) -> Option<MessageBody> {
     })
 }
 
+/// Whether the stale answer to request `m` is dead at its sender, whatever the receiver's term
+/// when it answers: the sender is at the term bound, so every answer has a term at most its own
+/// (the receiver's term cannot pass the bound either), and it can never read one of its own term:
+/// it is no candidate (vote answers) or below leadership (append and heartbeat answers), and
+/// within the bound it never becomes one again (a candidacy moves past the bound). A stale pre-vote
+/// is left alive: its rejection counts in a pre-vote round of the sender's own term.
+fn answer_is_dead_at_bound(sender: &ServerState, m: &Message) -> bool {
+    if sender.term() < sender.term_bound {
+        return false;
+    }
+    match m.body {
+        MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. } => {
+            matches!(sender.role(), Role::Follower | Role::PreCandidate)
+        }
+        MessageBody::RequestVote { .. } => sender.role() != Role::Candidate,
+        _ => false,
+    }
+}
+
 /// Whether an owned envelope is dead given the actors' states (see [`is_dead`]).
 pub fn is_dead_owned(actor_states: &[Arc<ActorState>], env: &Envelope<ModelMsg>) -> bool {
-    is_dead_for(
-        actor_states.get(usize::from(env.dst)).map(|s| &**s),
-        &env.msg,
-    )
+    let actor = |id: Id| actor_states.get(usize::from(id)).map(|s| &**s);
+    is_dead_for(actor(env.src), actor(env.dst), &env.msg)
 }
 
 /// Whether `env` is dead in `state`.
 pub fn is_dead_envelope(state: &RaftModelState, env: &Envelope<&ModelMsg>) -> bool {
-    is_dead(state, env.dst, env.msg)
+    is_dead(state, env.src, env.dst, env.msg)
 }
 
 #[cfg(test)]

@@ -291,7 +291,7 @@ fn tidy(state: &mut RaftModelState) {
     let dead: Vec<Envelope<ModelMsg>> = state
         .network
         .iter_all()
-        .filter(|env| reduction::is_dead(state, env.dst, env.msg))
+        .filter(|env| reduction::is_dead_envelope(state, env))
         .map(|env| env.to_cloned_msg())
         .collect();
     if let Network::UnorderedDuplicating(set, last) = &mut state.network {

@@ -56,7 +56,7 @@ fn server_keys(state: &RaftModelState, servers: usize, stale: StaleRequests) -> 
     let mut pair_msgs = vec![vec![Vec::<u64>::new(); servers]; servers];
     let mut client_view = vec![Vec::<(u8, usize, u64)>::new(); servers];
     for env in state.network.iter_all() {
-        if reduction::is_dead(state, env.dst, env.msg) {
+        if reduction::is_dead_envelope(state, &env) {
             continue;
         }
         let (src, dst) = (usize::from(env.src), usize::from(env.dst));
@@ -235,7 +235,7 @@ fn live_network(state: &RaftModelState, plan: &RewritePlan<Id, Vec<usize>>) -> N
         Network::UnorderedNonDuplicating(multiset) => {
             let mut envelopes = Vec::with_capacity(multiset.len());
             for (env, copies) in multiset.iter() {
-                if reduction::is_dead(state, env.dst, &env.msg) {
+                if reduction::is_dead(state, env.src, env.dst, &env.msg) {
                     continue;
                 }
                 let env = env.rewrite(plan);
@@ -245,7 +245,7 @@ fn live_network(state: &RaftModelState, plan: &RewritePlan<Id, Vec<usize>>) -> N
         }
         Network::UnorderedDuplicating(set, _) => Network::new_unordered_duplicating(
             set.iter()
-                .filter(|env| !reduction::is_dead(state, env.dst, &env.msg))
+                .filter(|env| !reduction::is_dead(state, env.src, env.dst, &env.msg))
                 .map(|env| {
                     Envelope {
                         src: env.src,
@@ -391,7 +391,7 @@ pub fn class_fingerprint_with(
     };
     let mut hashes: Vec<u64> = Vec::with_capacity(state.network.len());
     for (env, copies) in envelopes {
-        if reduction::is_dead(state, env.dst, env.msg) {
+        if reduction::is_dead_envelope(state, &env) {
             continue;
         }
         let (src, dst) = (map_id(&env.src, perm), map_id(&env.dst, perm));
