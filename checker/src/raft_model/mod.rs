@@ -347,3 +347,36 @@ impl ModelConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change to the default configuration, and what the error must name.
+    type Case = (fn(&mut ModelConfig), &'static str);
+
+    /// Each bound outside what the model supports is rejected with an error that names it; the
+    /// largest supported values are accepted.
+    #[test]
+    fn bounds_outside_the_model_are_rejected_with_the_reason() {
+        let with = |change: fn(&mut ModelConfig)| {
+            let mut config = ModelConfig::default();
+            change(&mut config);
+            config.validate().map_err(|e| e.to_string())
+        };
+        let rejected: [Case; 6] = [
+            (|c| c.servers = 0, "servers"),
+            (|c| c.servers = SERVERS_MAX + 1, "servers"),
+            (|c| c.max_term = 0, "max term"),
+            (|c| c.max_term = TERMS_MAX + 1, "max term"),
+            (|c| c.max_log = 0, "max log"),
+            (|c| c.crashes = CRASHES_MAX + 1, "crashes"),
+        ];
+        for (change, named) in rejected {
+            let error = with(change).expect_err("an unsupported bound is rejected");
+            assert!(error.contains(named), "{error:?} names {named:?}");
+        }
+        assert_eq!(with(|c| c.max_term = TERMS_MAX), Ok(()));
+        assert_eq!(with(|c| c.servers = SERVERS_MAX), Ok(()));
+    }
+}
