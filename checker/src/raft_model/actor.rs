@@ -134,6 +134,17 @@ pub struct Ghost {
     pub led_terms: u64,
 }
 
+impl Ghost {
+    /// The bit of `term` in [`Ghost::led_terms`] (0 past the set's 64 bits, which the model's
+    /// bounds never reach).
+    pub fn term_bit(term: Term) -> u64 {
+        u32::try_from(term.0)
+            .ok()
+            .and_then(|shift| 1u64.checked_shl(shift))
+            .unwrap_or(0)
+    }
+}
+
 /// What a server's disk holds (the actor's stateright storage), plus the ghost state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Durable {
@@ -424,8 +435,7 @@ impl ServerActor {
             }
         }
         if next.role() == Role::Leader {
-            let bit = 1u64.checked_shl(next.term().0.try_into().unwrap_or(u32::MAX));
-            let bit = bit.unwrap_or(0);
+            let bit = Ghost::term_bit(next.term());
             if next.durable.ghost.led_terms & bit == 0 {
                 next.durable.ghost.led_terms |= bit;
                 ghost_changed = true;

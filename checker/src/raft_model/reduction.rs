@@ -62,13 +62,6 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
     let Some(receiver) = receiver else {
         return false;
     };
-    if let (Some(ActorState::Server(sender)), ActorState::Server(receiver), ModelMsg::Raft(m)) =
-        (sender, receiver, msg)
-    {
-        if m.term < receiver.term() && answer_is_dead_at_bound(sender, m) {
-            return true;
-        }
-    }
     match (receiver, msg) {
         (ActorState::Server(server), ModelMsg::Raft(m)) => {
             let term = server.term();
@@ -78,10 +71,14 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
             let never_candidate = server.role() != Role::Candidate;
             let never_leader = matches!(server.role(), Role::Follower | Role::PreCandidate);
             match &m.body {
+                // Requests are answered, even when stale; see `answer_is_dead_at_bound`.
                 MessageBody::AppendEntries { .. }
                 | MessageBody::Heartbeat { .. }
                 | MessageBody::PreVote { .. }
-                | MessageBody::RequestVote { .. } => false,
+                | MessageBody::RequestVote { .. } => {
+                    m.term < term
+                        && matches!(sender, Some(ActorState::Server(s)) if answer_is_dead_at_bound(s, m))
+                }
                 MessageBody::PreVoteResponse { granted: true } => m.term <= term,
                 MessageBody::RequestVoteResponse { .. } => {
                     m.term < term || (m.term == term && never_candidate)

@@ -316,8 +316,9 @@ pub fn canonical_perm_with(state: &RaftModelState, stale: StaleRequests) -> Vec<
 
 /// A hash of `permuted(state, perm)` computed without building it: every part of the renamed state
 /// (actor states, timers, random choices, crash flags, storages, history, the multiset of live
-/// envelopes) is hashed in the renamed order. Equal renamed states give equal hashes (the only
-/// requirement: it is a function of `permuted(state, perm)`; the unit test checks that).
+/// envelopes, a set of stand-ins on the duplicating network) is hashed in the renamed order. Equal
+/// renamed states give equal hashes (the only requirement: it is a function of `permuted(state,
+/// perm)`; the unit test checks that).
 pub fn class_fingerprint(state: &RaftModelState, perm: &Vec<usize>) -> u64 {
     class_fingerprint_with(state, perm, StaleRequests::StandIns)
 }
