@@ -62,6 +62,7 @@ pub mod render;
 pub mod runner;
 pub mod saturation;
 pub mod spec;
+pub mod subsumption;
 pub mod symmetry;
 pub mod system;
 pub mod walk;
@@ -344,6 +345,7 @@ impl ModelConfig {
             rejections_together,
             eager_timeouts,
             refusals_are_no_step,
+            subsumption: None,
         })
     }
 }

@@ -6,11 +6,15 @@
 //! holding.
 
 use crate::raft_model::properties::ALWAYS;
+use crate::raft_model::subsumption::Subsumption;
 use crate::raft_model::symmetry;
 use crate::raft_model::walk::{self, WalkBudget};
-use crate::raft_model::{ModelConfig, ModelConfigError, RaftModel, RaftModelState, StopFlag};
+use crate::raft_model::{
+    ModelConfig, ModelConfigError, NetworkKind, RaftModel, RaftModelState, StopFlag,
+};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often the progress callback runs.
@@ -47,6 +51,9 @@ pub struct RunOptions {
     /// Do not expand states this many steps from the start (a depth-bounded search is incomplete:
     /// the run is then never reported exhausted; use it to hunt bugs, not to verify).
     pub max_depth: Option<usize>,
+    /// Skip states covered by a recorded one (DFS with symmetry on the saturated duplicating network;
+    /// see [`crate::raft_model::subsumption`]).
+    pub subsumption: bool,
 }
 
 impl Default for RunOptions {
@@ -58,6 +65,7 @@ impl Default for RunOptions {
             time_limit: None,
             max_states: None,
             max_depth: None,
+            subsumption: true,
         }
     }
 }
@@ -121,6 +129,9 @@ pub struct RunReport {
     pub states_generated: usize,
     /// Unique states (after symmetry reduction, if on).
     pub unique_states: usize,
+    /// States skipped because a recorded state covers them (subsumption; 0 when it is off). They
+    /// are not counted in `states_generated`.
+    pub states_covered: usize,
     /// Deepest path explored.
     pub max_depth: usize,
     /// Wall time.
@@ -169,7 +180,15 @@ pub fn run_check(
         stop: StopFlag::default(),
         ..config.clone()
     };
-    let model = config.clone().into_model()?;
+    let mut model = config.clone().into_model()?;
+    if options.subsumption
+        && options.symmetry
+        && options.strategy == Strategy::Dfs
+        && config.saturate
+        && config.network == NetworkKind::UnorderedDuplicating
+    {
+        model.subsumption = Some(Arc::new(Subsumption::default()));
+    }
     let started = Instant::now();
     if let Strategy::Simulation { seed } = options.strategy {
         return Ok(run_walks(&model, seed, options, started, progress));
@@ -238,6 +257,11 @@ pub fn run_check(
     Ok(RunReport {
         states_generated,
         unique_states: checker.unique_state_count(),
+        states_covered: checker
+            .model()
+            .subsumption
+            .as_ref()
+            .map_or(0, |store| store.covered()),
         max_depth: checker.max_depth(),
         elapsed,
         exhausted,
@@ -272,6 +296,7 @@ fn run_walks(
     RunReport {
         states_generated: report.states_visited,
         unique_states: report.states_visited,
+        states_covered: 0,
         max_depth: report.max_depth,
         elapsed: started.elapsed(),
         exhausted: false,

@@ -26,6 +26,7 @@ use raftkv::raft::NodeId;
 use stateright::actor::{Envelope, Id, Network};
 use stateright::{Rewrite, RewritePlan};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -51,11 +52,20 @@ fn message_content_hash(msg: &ModelMsg) -> u64 {
 /// everything the key covers (own state, storage, timers, clients' view of them, and in a second
 /// round, how they relate to each other peer and that peer's own key). Computed from a fixed hash,
 /// so it depends only on the state up to renaming servers.
-fn server_keys(state: &RaftModelState, servers: usize, stale: StaleRequests) -> Vec<u64> {
+fn server_keys(
+    state: &RaftModelState,
+    servers: usize,
+    stale: StaleRequests,
+    network: Keys,
+) -> Vec<u64> {
     // Live messages between servers by (src, dst), and client traffic by server, as content hashes.
     let mut pair_msgs = vec![vec![Vec::<u64>::new(); servers]; servers];
     let mut client_view = vec![Vec::<(u8, usize, u64)>::new(); servers];
-    for env in state.network.iter_all() {
+    let in_flight = match network {
+        Keys::WithNetwork => Some(state.network.iter_all()),
+        Keys::ActorsOnly => None,
+    };
+    for env in in_flight.into_iter().flatten() {
         if reduction::is_dead_envelope(state, &env) {
             continue;
         }
@@ -298,14 +308,31 @@ pub fn canonical_perm(state: &RaftModelState) -> Vec<usize> {
 
 /// [`canonical_perm`] with stale requests held as `stale` says.
 pub fn canonical_perm_with(state: &RaftModelState, stale: StaleRequests) -> Vec<usize> {
+    perm_by_keys(state, stale)
+}
+
+/// What the server keys of a renaming cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keys {
+    /// Everything, messages in flight included.
+    WithNetwork,
+    /// Everything but the messages in flight.
+    ActorsOnly,
+}
+
+fn perm_by_keys(state: &RaftModelState, stale: StaleRequests) -> Vec<usize> {
     let servers = state
         .actor_states
         .iter()
         .take_while(|s| matches!(***s, ActorState::Server(_)))
         .count();
-    let keys = server_keys(state, servers, stale);
+    // Servers are ordered by what they are first and by their messages only among ties, so that two
+    // states that differ only in their networks are mostly renamed alike and their networks can be
+    // compared (see [`crate::raft_model::subsumption`]).
+    let actors = server_keys(state, servers, stale, Keys::ActorsOnly);
+    let full = server_keys(state, servers, stale, Keys::WithNetwork);
     let mut order: Vec<usize> = (0..servers).collect();
-    order.sort_by_key(|i| (keys[*i], *i));
+    order.sort_by_key(|i| (actors[*i], full[*i], *i));
     // `order` lists old indexes by new position; `perm` maps old index to new position.
     let mut perm = vec![0; servers];
     for (new, old) in order.iter().enumerate() {
@@ -331,6 +358,30 @@ pub fn class_fingerprint_with(
     perm: &Vec<usize>,
     stale: StaleRequests,
 ) -> u64 {
+    let (actors, network) = class_parts_with(state, perm, stale);
+    combine(actors, &network)
+}
+
+/// The class fingerprint of the two parts [`class_parts`] returns.
+pub fn combine(actors: u64, network: &[u64]) -> u64 {
+    hash_of(&(actors, network))
+}
+
+/// The two parts [`class_fingerprint`] hashes: everything but the network as one hash, and the live
+/// envelopes as a sorted list of hashes (a set of stand-ins on the duplicating network), all in the
+/// order `perm` renames to.
+// `&Vec` as in `class_fingerprint`.
+#[allow(clippy::ptr_arg)]
+pub fn class_parts(state: &RaftModelState, perm: &Vec<usize>) -> (u64, Vec<u64>) {
+    class_parts_with(state, perm, StaleRequests::StandIns)
+}
+
+#[allow(clippy::ptr_arg)]
+fn class_parts_with(
+    state: &RaftModelState,
+    perm: &Vec<usize>,
+    stale: StaleRequests,
+) -> (u64, Vec<u64>) {
     let identity = perm.iter().enumerate().all(|(old, new)| old == *new);
     let plan = RewritePlan::new(perm.clone(), map_id);
     let f = |node: NodeId| node_of(map_id(&actor_of(node), perm));
@@ -373,6 +424,7 @@ pub fn class_fingerprint_with(
         }
     }
     state.history.hash(&mut h);
+    let actors = h.finish();
     // Live envelopes as a sorted list of hashes (with their copies on the non-duplicating network).
     // The duplicating network's "last delivered message" is left out: it has no behaviour.
     let envelopes: Box<dyn Iterator<Item = (Envelope<&ModelMsg>, usize)>> = match &state.network {
@@ -409,8 +461,7 @@ pub fn class_fingerprint_with(
         // A set: stale requests of one class share a stand-in.
         hashes.dedup();
     }
-    hashes.hash(&mut h);
-    h.finish()
+    (actors, hashes)
 }
 
 /// The symmetry function given to stateright's DFS, which only fingerprints what it returns: a
@@ -428,7 +479,8 @@ pub fn class_fingerprint_with(
 /// and hashing each, which cost most of the time. Folding a 64-bit hash into stateright's 64-bit
 /// fingerprint adds no collision risk beyond the fingerprint's own.
 pub fn representative(state: &RaftModelState) -> RaftModelState {
-    let fingerprint = class_fingerprint(state, &canonical_perm(state));
+    let fingerprint =
+        take_remembered(state).unwrap_or_else(|| class_fingerprint(state, &canonical_perm(state)));
     RaftModelState {
         actor_states: Vec::new(),
         network: Network::new_unordered_nonduplicating([]),
@@ -438,6 +490,44 @@ pub fn representative(state: &RaftModelState) -> RaftModelState {
         history: ClientHistory::stand_in(fingerprint),
         actor_storages: Vec::new(),
     }
+}
+
+/// Which state a remembered fingerprint belongs to: its address and what it holds (the actors'
+/// allocations and the network's size), so that a fingerprint is never handed to another state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StateTag {
+    address: usize,
+    actors: u64,
+    network: usize,
+}
+
+fn tag(state: &RaftModelState) -> StateTag {
+    let mut h = hasher();
+    for actor in &state.actor_states {
+        (Arc::as_ptr(actor) as usize).hash(&mut h);
+    }
+    StateTag {
+        address: state as *const RaftModelState as usize,
+        actors: h.finish(),
+        network: state.network.len(),
+    }
+}
+
+thread_local! {
+    /// The class fingerprint of the state the boundary check just computed it for: stateright's DFS
+    /// asks for the representative of the same state right after (see [`remember`]).
+    static REMEMBERED: Cell<Option<(StateTag, u64)>> = const { Cell::new(None) };
+}
+
+/// Remembers `fingerprint` as `class_fingerprint(state, &canonical_perm(state))`, for the next
+/// [`representative`] of this state on this thread, which takes it instead of computing it again.
+pub fn remember(state: &RaftModelState, fingerprint: u64) {
+    REMEMBERED.with(|slot| slot.set(Some((tag(state), fingerprint))));
+}
+
+fn take_remembered(state: &RaftModelState) -> Option<u64> {
+    let (tagged, fingerprint) = REMEMBERED.with(|slot| slot.take())?;
+    (tagged == tag(state)).then_some(fingerprint)
 }
 
 #[cfg(test)]

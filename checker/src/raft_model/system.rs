@@ -17,6 +17,7 @@ use crate::raft_model::properties;
 use crate::raft_model::refusals;
 use crate::raft_model::rejections;
 use crate::raft_model::saturation::{self, SystemAction};
+use crate::raft_model::subsumption::Subsumption;
 use crate::raft_model::{ActorSystem, ModelConfig, RaftModelState};
 use stateright::actor::{ActorModelAction, Envelope, Id, Network};
 use stateright::{Model, Path, Property};
@@ -37,6 +38,9 @@ pub struct RaftModel {
     /// Leave out deliveries of client requests that a server refuses without changing anything
     /// ([`refusals`]; every network).
     pub refusals_are_no_step: bool,
+    /// Skip states covered by one already recorded ([`subsumption`]); set by the runner for a DFS
+    /// run on the saturated duplicating network, None everywhere else.
+    pub subsumption: Option<Arc<Subsumption>>,
 }
 
 impl RaftModel {
@@ -277,6 +281,10 @@ impl Model for RaftModel {
 
     fn within_boundary(&self, state: &RaftModelState) -> bool {
         Model::within_boundary(&self.system, state)
+            && !self
+                .subsumption
+                .as_ref()
+                .is_some_and(|store| store.covered_or_record(state))
     }
 }
 
