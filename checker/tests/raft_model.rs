@@ -3,6 +3,7 @@
 //! property. Bounds are chosen so that the whole file runs in well under a minute in the dev profile.
 
 use checker::raft_model::actor::ActorState;
+use checker::raft_model::ghost_forgetting;
 use checker::raft_model::properties::{LEADER_COMPLETENESS, LINEARIZABLE};
 use checker::raft_model::reduction;
 use checker::raft_model::render::render_path;
@@ -11,11 +12,11 @@ use checker::raft_model::subsumption::Subsumption;
 use checker::raft_model::symmetry::{
     canonical_perm, canonical_perm_with, class_fingerprint_with, class_parts, StaleRequests,
 };
-use checker::raft_model::{ModelConfig, NetworkKind, RaftModelState, StopFlag};
+use checker::raft_model::{ModelConfig, NetworkKind, RaftModel, RaftModelState, StopFlag};
 use raftkv::bugs::{Bug, BugSet};
 use raftkv::raft::Role;
 use stateright::actor::ActorModelAction;
-use stateright::Model;
+use stateright::{Expectation, Model};
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -40,6 +41,7 @@ fn tiny(bugs: BugSet) -> ModelConfig {
         rejections_together: true,
         eager_timeouts: true,
         refusals_are_no_step: true,
+        forget_settled_ghost: true,
         bugs,
         stop: StopFlag::default(),
     }
@@ -180,8 +182,9 @@ fn two_terms_two_entries_and_a_crash_are_exhausted_on_the_duplicating_network() 
     // 138,212 before stale requests were held as one stand-in per answer (`raft_model::reduction`),
     // 79,101 before answers of the receiver's own term that it can never read were dead, 70,136
     // before stale requests whose answers are dead at a sender at the term bound were dead, 33,953
-    // before subsumption (`raft_model::subsumption`).
-    assert_exhausted_safe(&config, 26_262);
+    // before subsumption (`raft_model::subsumption`), 26,262 before the model forgot settled ghost
+    // records (`raft_model::ghost_forgetting`).
+    assert_exhausted_safe(&config, 23_972);
 }
 
 /// A client's put and then read, on the default network with every interleaving of the servers'
@@ -459,15 +462,7 @@ fn subsumption_explores_a_cover_of_every_reachable_state() {
         ..tiny_duplicating(BugSet::none())
     };
     for config in [with_put, pre_vote_crash, pre_vote_put] {
-        let full = config.clone().into_model().expect("valid configuration");
-        let mut all = HashMap::new();
-        let mut stack = full.init_states();
-        while let Some(state) = stack.pop() {
-            if let Entry::Vacant(slot) = all.entry(merged_fingerprint(&state)) {
-                stack.extend(full.successors(&state));
-                slot.insert(state);
-            }
-        }
+        let all = reachable(&config.clone().into_model().expect("valid configuration"));
 
         let mut reduced = config.into_model().expect("valid configuration");
         reduced.subsumption = Some(Arc::new(Subsumption::default()));
@@ -524,6 +519,80 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
         }
     }
     out
+}
+
+/// Every state `model` reaches, by the fingerprint the checker stores.
+fn reachable(model: &RaftModel) -> HashMap<u64, RaftModelState> {
+    let mut all = HashMap::new();
+    let mut stack = model.init_states();
+    while let Some(state) = stack.pop() {
+        if let Entry::Vacant(slot) = all.entry(merged_fingerprint(&state)) {
+            stack.extend(model.successors(&state));
+            slot.insert(state);
+        }
+    }
+    all
+}
+
+/// Forgetting what the ghost state can no longer use (`raft_model::ghost_forgetting`) changes no
+/// verdict and commutes with the steps: over the whole space of each configuration without it (one
+/// with a bug that breaks Leader Completeness, one with a crash, one with pre-vote and a crash),
+/// every state and its rewrite get the same verdict from every property, the model with the rewrite
+/// reaches exactly the rewrites of those states, and some states merge.
+#[test]
+fn forgetting_settled_ghost_records_keeps_every_verdict() {
+    let vote_any_log = ModelConfig {
+        max_term: 2,
+        ..tiny_duplicating([Bug::VoteAnyLog].into_iter().collect())
+    };
+    let [with_crash, _] = two_term_configs();
+    let pre_vote_crash = ModelConfig {
+        pre_vote: true,
+        crashes: 1,
+        ..tiny_duplicating(BugSet::none())
+    };
+    let mut merged = 0usize;
+    for (config, breaks_a_property) in [
+        (vote_any_log, true),
+        (with_crash, false),
+        (pre_vote_crash, false),
+    ] {
+        let full = ModelConfig {
+            forget_settled_ghost: false,
+            ..config.clone()
+        }
+        .into_model()
+        .expect("valid configuration");
+        let properties = full.properties();
+        let mut rewrites = HashSet::new();
+        let mut violations = 0usize;
+        let states = reachable(&full);
+        for state in states.values() {
+            let mut rewrite = state.clone();
+            ghost_forgetting::forget(&mut rewrite);
+            for property in &properties {
+                let verdict = (property.condition)(&full, state);
+                violations += usize::from(property.expectation == Expectation::Always && !verdict);
+                assert_eq!(
+                    verdict,
+                    (property.condition)(&full, &rewrite),
+                    "{} differs on {state:?}",
+                    property.name
+                );
+            }
+            rewrites.insert(merged_fingerprint(&rewrite));
+        }
+        let reduced = config.into_model().expect("valid configuration");
+        let reached: HashSet<u64> = reachable(&reduced).into_keys().collect();
+        assert_eq!(reached, rewrites, "the model reaches exactly the rewrites");
+        merged += states.len() - reached.len();
+        assert_eq!(
+            violations > 0,
+            breaks_a_property,
+            "{violations} violating states"
+        );
+    }
+    assert!(merged > 0, "some states merge");
 }
 
 fn expect_violation(config: ModelConfig, strategy: Strategy, property: &str) {

@@ -52,6 +52,7 @@
 pub mod actor;
 pub mod eager_timeouts;
 pub mod fingerprint;
+pub mod ghost_forgetting;
 pub mod history;
 pub mod probe_cache;
 pub mod properties;
@@ -211,6 +212,11 @@ pub struct ModelConfig {
     /// [`refusals`]): a sound reduction on every network, on by default; off only to measure and
     /// test it.
     pub refusals_are_no_step: bool,
+    /// Forget what the ghost state can no longer use (who led a term nobody can lead any more; in
+    /// which term an applied entry was known, past terms that have no leader now and never will; see
+    /// [`ghost_forgetting`]): a sound reduction on every network, on by default; off only to measure
+    /// and test it.
+    pub forget_settled_ghost: bool,
     /// Bug switches.
     pub bugs: BugSet,
     /// Raised by the runner to end the search (see [`StopFlag`]).
@@ -234,6 +240,7 @@ impl Default for ModelConfig {
             rejections_together: true,
             eager_timeouts: true,
             refusals_are_no_step: true,
+            forget_settled_ghost: true,
             bugs: BugSet::none(),
             stop: StopFlag::default(),
         }
@@ -317,6 +324,7 @@ impl ModelConfig {
         let rejections_together = self.rejections_together;
         let eager_timeouts = self.eager_timeouts;
         let refusals_are_no_step = self.refusals_are_no_step;
+        let forget_settled_ghost = self.forget_settled_ghost;
         let mut model = ActorModel::new(self.clone(), ClientHistory::new(self.clients))
             .init_network(network)
             .lossy_network(lossy)
@@ -345,6 +353,7 @@ impl ModelConfig {
             rejections_together,
             eager_timeouts,
             refusals_are_no_step,
+            forget_settled_ghost,
             subsumption: None,
         })
     }

@@ -13,6 +13,7 @@
 
 use crate::raft_model::actor::{ActorState, ModelMsg, RaftActor};
 use crate::raft_model::eager_timeouts;
+use crate::raft_model::ghost_forgetting;
 use crate::raft_model::properties;
 use crate::raft_model::refusals;
 use crate::raft_model::rejections;
@@ -38,6 +39,9 @@ pub struct RaftModel {
     /// Leave out deliveries of client requests that a server refuses without changing anything
     /// ([`refusals`]; every network).
     pub refusals_are_no_step: bool,
+    /// Forget what the ghost state can no longer use after every step ([`ghost_forgetting`]; every
+    /// network).
+    pub forget_settled_ghost: bool,
     /// Skip states covered by one already recorded ([`subsumption`]); set by the runner for a DFS
     /// run on the saturated duplicating network, None everywhere else.
     pub subsumption: Option<Arc<Subsumption>>,
@@ -175,6 +179,27 @@ fn consume_attempt(network: &mut Network<ModelMsg>, delivered: &Envelope<ModelMs
 }
 
 impl RaftModel {
+    /// The state after `action` from `last` with the reductions that apply (rejections delivered
+    /// together, eager timeouts, saturation); None when it is no step.
+    fn step_and_close(
+        &self,
+        last: &RaftModelState,
+        action: SystemAction,
+    ) -> Option<RaftModelState> {
+        // A client message is consumed by its delivery, so only the other steps leave a network
+        // that has every envelope of `last` (which `is_same_state` relies on).
+        let network_grows = !is_client_delivery(&action);
+        let (next, _) = self.step_counting_rejections(last, action)?;
+        if !self.saturate || !saturation::applies_to(&next) {
+            return Some(next);
+        }
+        let next = self.fire_eager_timeouts(next, &mut Vec::new());
+        let next = saturation::close(&self.system, Some(last), next);
+        // A step back to `last` is no step (saves the checker fingerprinting a known state).
+        let same = network_grows && saturation::is_same_state(last, &next);
+        (!same).then_some(next)
+    }
+
     fn is_server(&self, id: Id) -> bool {
         matches!(
             self.system.actors.get(usize::from(id)),
@@ -249,18 +274,11 @@ impl Model for RaftModel {
     }
 
     fn next_state(&self, last: &RaftModelState, action: SystemAction) -> Option<RaftModelState> {
-        // A client message is consumed by its delivery, so only the other steps leave a network
-        // that has every envelope of `last` (which `is_same_state` relies on).
-        let network_grows = !is_client_delivery(&action);
-        let (next, _) = self.step_counting_rejections(last, action)?;
-        if !self.saturate || !saturation::applies_to(&next) {
-            return Some(next);
+        let mut next = self.step_and_close(last, action)?;
+        if self.forget_settled_ghost {
+            ghost_forgetting::forget(&mut next);
         }
-        let next = self.fire_eager_timeouts(next, &mut Vec::new());
-        let next = saturation::close(&self.system, Some(last), next);
-        // A step back to `last` is no step (saves the checker fingerprinting a known state).
-        let same = network_grows && saturation::is_same_state(last, &next);
-        (!same).then_some(next)
+        Some(next)
     }
 
     fn format_action(&self, action: &SystemAction) -> String {

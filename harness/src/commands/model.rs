@@ -118,6 +118,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         rejections_together: true,
         eager_timeouts: true,
         refusals_are_no_step: true,
+        forget_settled_ghost: true,
         bugs,
         stop: StopFlag::default(),
     };
