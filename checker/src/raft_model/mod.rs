@@ -46,6 +46,11 @@
 //!   does not decide the round is state nothing outside the election reads. An election
 //!   timeout whose only choice is "now or later" is taken at once ([`eager_timeouts`]): a leaderless
 //!   follower's pre-vote round, a leader's check-quorum round that will pass.
+//! - The DFS run on the saturated duplicating network skips a state whose messages in flight are a
+//!   subset of a recorded state's with the same everything else ([`subsumption`]).
+//! - After every step the ghost state forgets what no property can use any more: who led a term
+//!   nobody can lead again, and in which of the terms without leaders an applied entry was first
+//!   known ([`ghost_forgetting`]).
 //! - Search strategies: DFS with symmetry (exhaustive), BFS (shortest counterexample) and seeded random
 //!   walks ([`walk`], never exhaustive, for deep counterexamples such as Figure 8).
 

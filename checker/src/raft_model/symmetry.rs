@@ -330,7 +330,15 @@ fn perm_by_keys(state: &RaftModelState, stale: StaleRequests) -> Vec<usize> {
     // states that differ only in their networks are mostly renamed alike and their networks can be
     // compared (see [`crate::raft_model::subsumption`]).
     let actors = server_keys(state, servers, stale, Keys::ActorsOnly);
-    let full = server_keys(state, servers, stale, Keys::WithNetwork);
+    let mut distinct = actors.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    // The messages only break ties, so they are keyed only when there are ties.
+    let full = if distinct.len() < servers {
+        server_keys(state, servers, stale, Keys::WithNetwork)
+    } else {
+        vec![0; servers]
+    };
     let mut order: Vec<usize> = (0..servers).collect();
     order.sort_by_key(|i| (actors[*i], full[*i], *i));
     // `order` lists old indexes by new position; `perm` maps old index to new position.

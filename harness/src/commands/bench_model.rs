@@ -1,7 +1,8 @@
 //! `harness bench-model`: runs a ladder of model-checking configurations (3 servers, DFS with
 //! symmetry, the default saturated duplicating network) with each thread count asked for, and prints
 //! one Markdown table row per run: bounds, threads, unique, generated and covered states (skipped by
-//! subsumption), time, rates, and whether the space was exhausted. BENCHMARKS.md's model ladder is its output.
+//! subsumption), time, rates, and whether the space was exhausted. BENCHMARKS.md's model ladder is
+//! its output.
 //!
 //! Run it from a release build (`cargo run --release -p harness -- bench-model`); numbers from a debug
 //! build mean little. Every run has the same time limit, so a run that is not exhausted says only
