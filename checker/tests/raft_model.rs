@@ -702,6 +702,25 @@ fn commit_old_term_breaks_leader_completeness() {
     assert!(!report.exhausted, "random walks are never exhaustive");
 }
 
+/// Subsumption is on for exhaustive DFS and off under a depth cut, where a recorded state left
+/// unexpanded at the cut would hide the states it covers.
+#[test]
+fn subsumption_skips_states_in_exhaustive_dfs_only() {
+    let config = ModelConfig {
+        pre_vote: true,
+        ..tiny_duplicating(BugSet::none())
+    };
+    let exhaustive = check(&config, Strategy::Dfs, 1);
+    assert!(exhaustive.states_covered > 0, "covered states are skipped");
+    let options = RunOptions {
+        max_depth: Some(8),
+        ..RunOptions::default()
+    };
+    let cut = run_check(&config, &options, &mut |_| {}).expect("valid configuration");
+    assert_eq!(cut.states_covered, 0, "no subsumption under a depth cut");
+    assert!(!cut.exhausted);
+}
+
 #[test]
 fn a_time_limit_stops_dfs_and_reports_unknown() {
     // Far too large to finish: without the stop flag a single DFS worker never looks at its timeout.

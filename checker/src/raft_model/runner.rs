@@ -51,8 +51,8 @@ pub struct RunOptions {
     /// Do not expand states this many steps from the start (a depth-bounded search is incomplete:
     /// the run is then never reported exhausted; use it to hunt bugs, not to verify).
     pub max_depth: Option<usize>,
-    /// Skip states covered by a recorded one (DFS with symmetry on the saturated duplicating network;
-    /// see [`crate::raft_model::subsumption`]).
+    /// Skip states covered by a recorded one (DFS with symmetry and no depth cut on the saturated
+    /// duplicating network; see [`crate::raft_model::subsumption`]).
     pub subsumption: bool,
 }
 
@@ -181,9 +181,11 @@ pub fn run_check(
         ..config.clone()
     };
     let mut model = config.clone().into_model()?;
+    // Not with a depth cut: a recorded state cut off unexpanded would hide the states it covers.
     if options.subsumption
         && options.symmetry
         && options.strategy == Strategy::Dfs
+        && options.max_depth.is_none()
         && config.saturate
         && config.network == NetworkKind::UnorderedDuplicating
     {
