@@ -92,19 +92,38 @@ pub fn forget_dead_leaderships(state: &mut RaftModelState) {
         } else {
             live
         };
-        let in_storage = state.actor_storages[index]
-            .as_ref()
-            .map_or(0, |d| d.ghost.led_terms);
-        if (server.durable.ghost.led_terms | in_storage) & !keep == 0 {
-            continue;
-        }
-        // A clone, not a change in place: a clone starts with empty hash memos.
-        let mut fresh = (**server).clone();
-        fresh.durable.ghost.led_terms &= keep;
-        state.actor_states[index] = Arc::new(ActorState::Server(Box::new(fresh)));
-        if let Some(durable) = state.actor_storages[index].as_mut() {
-            durable.ghost.led_terms &= keep;
-        }
+        rewrite_ghost(
+            state,
+            index,
+            |ghost| ghost.led_terms & !keep != 0,
+            |ghost| ghost.led_terms &= keep,
+        );
+    }
+}
+
+/// Applies `edit` to server `index`'s ghost in its durable mirror and in its storage alike, when
+/// `changes` says it changes either. The server is replaced by an edited clone, not changed in
+/// place: a clone starts with empty hash memos.
+fn rewrite_ghost(
+    state: &mut RaftModelState,
+    index: usize,
+    changes: impl Fn(&Ghost) -> bool,
+    edit: impl Fn(&mut Ghost),
+) {
+    let ActorState::Server(server) = &*state.actor_states[index] else {
+        return;
+    };
+    let in_storage = state.actor_storages[index]
+        .as_ref()
+        .is_some_and(|d| changes(&d.ghost));
+    if !changes(&server.durable.ghost) && !in_storage {
+        return;
+    }
+    let mut fresh = (**server).clone();
+    edit(&mut fresh.durable.ghost);
+    state.actor_states[index] = Arc::new(ActorState::Server(Box::new(fresh)));
+    if let Some(durable) = state.actor_storages[index].as_mut() {
+        edit(&mut durable.ghost);
     }
 }
 
@@ -158,31 +177,22 @@ pub fn settle_known_terms(state: &mut RaftModelState) {
         settled(k, relevant)
     };
     for index in 0..state.actor_states.len() {
-        let ActorState::Server(server) = &*state.actor_states[index] else {
-            continue;
-        };
-        let differs = |applied: &[AppliedEntry]| {
-            applied
-                .iter()
-                .enumerate()
-                .any(|(p, e)| e.known_in_term != want(p, e))
-        };
-        let storage_differs = state.actor_storages[index]
-            .as_ref()
-            .is_some_and(|d| differs(&d.ghost.applied));
-        if !differs(&server.durable.ghost.applied) && !storage_differs {
-            continue;
-        }
-        let mut fresh = (**server).clone();
-        for (p, e) in fresh.durable.ghost.applied.iter_mut().enumerate() {
-            e.known_in_term = want(p, e);
-        }
-        state.actor_states[index] = Arc::new(ActorState::Server(Box::new(fresh)));
-        if let Some(durable) = state.actor_storages[index].as_mut() {
-            for (p, e) in durable.ghost.applied.iter_mut().enumerate() {
-                e.known_in_term = want(p, e);
-            }
-        }
+        rewrite_ghost(
+            state,
+            index,
+            |ghost| {
+                ghost
+                    .applied
+                    .iter()
+                    .enumerate()
+                    .any(|(p, e)| e.known_in_term != want(p, e))
+            },
+            |ghost| {
+                for (p, e) in ghost.applied.iter_mut().enumerate() {
+                    e.known_in_term = want(p, e);
+                }
+            },
+        );
     }
 }
 

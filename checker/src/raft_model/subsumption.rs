@@ -89,8 +89,9 @@ impl Subsumption {
         self.covered.load(Ordering::Relaxed)
     }
 
-    /// How many networks are recorded (for measurements).
-    pub fn recorded(&self) -> usize {
+    /// How many networks are recorded.
+    #[cfg(test)]
+    fn recorded(&self) -> usize {
         self.shards
             .iter()
             .map(|shard| {

@@ -301,14 +301,10 @@ fn stand_in<'a>(
 }
 
 /// The order of servers that [`representative`] renames to: `perm[old index] = new index`, servers
-/// sorted by their id-free keys ([`server_keys`]), ties kept in index order.
+/// sorted by their id-free keys ([`server_keys`]) without the messages in flight, then with them
+/// among ties, remaining ties kept in index order.
 pub fn canonical_perm(state: &RaftModelState) -> Vec<usize> {
     canonical_perm_with(state, StaleRequests::StandIns)
-}
-
-/// [`canonical_perm`] with stale requests held as `stale` says.
-pub fn canonical_perm_with(state: &RaftModelState, stale: StaleRequests) -> Vec<usize> {
-    perm_by_keys(state, stale)
 }
 
 /// What the server keys of a renaming cover.
@@ -320,7 +316,8 @@ enum Keys {
     ActorsOnly,
 }
 
-fn perm_by_keys(state: &RaftModelState, stale: StaleRequests) -> Vec<usize> {
+/// [`canonical_perm`] with stale requests held as `stale` says.
+pub fn canonical_perm_with(state: &RaftModelState, stale: StaleRequests) -> Vec<usize> {
     let servers = state
         .actor_states
         .iter()
