@@ -36,8 +36,10 @@
 //!   messages (whose delivery can never change anything, see [`reduction`]) are ignored by this bound
 //!   and left out of the symmetry representative. On the duplicating network, stale requests (below
 //!   their receiver's term, answered without a state change) are held in the representative as one
-//!   stand-in per answer ([`reduction::canonical`]); Election Safety reads the terms each server led
-//!   from the ghost state, not from leader messages in flight.
+//!   stand-in per answer ([`reduction::canonical`]), a pre-vote for its receiver's own term
+//!   counting as stale (the core never grants one), and an append or heartbeat carries no leader
+//!   commit index once its receiver has committed that far; Election Safety reads the terms each
+//!   server led from the ghost state, not from leader messages in flight.
 //! - The default network duplicates (every message may be delivered any number of times, or never),
 //!   which includes the behaviours of the other two; on it the checked model ([`RaftModel`]) saturates
 //!   every state ([`saturation`]), a sound reduction that removes most of the space.

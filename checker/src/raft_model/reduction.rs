@@ -1,7 +1,8 @@
 //! Messages in flight that the DFS checker need not tell apart. Dead messages: envelopes whose
 //! delivery can never change any state, now or later. The symmetry representative leaves them out,
 //! and the one-copy boundary ignores them, so states that differ only in dead messages are one state.
-//! Stale requests (below): one stand-in per answer.
+//! Stale requests (below): one stand-in per answer. Leader commit indexes the receiver has passed
+//! ([`commit_is_moot`]): left out.
 //!
 //! Why it is sound: a dead envelope's delivery is a no-op for its receiver (stateright then offers no
 //! step at all, or one that only sends dead envelopes), and the reasons below are monotone, so it
@@ -29,7 +30,8 @@
 //!   the client ignores it and its sequence number never goes back.
 //!
 //! Stale requests are one message per answer (duplicating network only). A request whose term is
-//! below its receiver's (AppendEntries, Heartbeat, PreVote, RequestVote) stays stale forever, and the
+//! below its receiver's (AppendEntries, Heartbeat, PreVote, RequestVote), or a pre-vote for the
+//! receiver's own term (which the core never grants, [`answered_as_stale`]), stays so forever, and the
 //! core answers it without a state change by a message that depends only on the request's kind, its
 //! sender and receiver, the receiver's term at delivery and, for AppendEntries, `prev_log_index`
 //! (`RawNode::answer_stale`). Two stale requests that agree on those are interchangeable now and
@@ -42,8 +44,10 @@
 //!
 //! Guarantees: [`is_dead`] is true only for envelopes of the kinds above; the test below checks the
 //! Raft case against the real core for every message kind the model sends (it takes no snapshots).
-//! [`canonical`] changes only stale requests, and the second test checks that the core answers a
-//! request and its stand-in alike.
+//! [`canonical`] changes only requests answered as stale and the leader commit index of appends and
+//! heartbeats; the second test checks that the core answers a request and its stand-in alike exactly
+//! when it is answered as stale, and a workspace test checks over whole spaces that states merged by
+//! [`canonical`] have the same futures.
 
 use crate::raft_model::actor::{ActorState, ClientPhase, ModelMsg, ServerState};
 use crate::raft_model::RaftModelState;
@@ -102,7 +106,9 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
 pub fn canonical<'a>(state: &RaftModelState, dst: Id, msg: &'a ModelMsg) -> Cow<'a, ModelMsg> {
     let receiver = state.actor_states.get(usize::from(dst)).map(|s| &**s);
     match (receiver, msg) {
-        (Some(ActorState::Server(server)), ModelMsg::Raft(m)) if m.term < server.term() => {
+        (Some(ActorState::Server(server)), ModelMsg::Raft(m))
+            if answered_as_stale(server.term(), m) =>
+        {
             match stand_in(m) {
                 Some(body) => Cow::Owned(ModelMsg::Raft(Arc::new(Message {
                     from: m.from,
@@ -113,8 +119,55 @@ pub fn canonical<'a>(state: &RaftModelState, dst: Id, msg: &'a ModelMsg) -> Cow<
                 None => Cow::Borrowed(msg),
             }
         }
+        (Some(ActorState::Server(server)), ModelMsg::Raft(m)) if commit_is_moot(server, m) => {
+            Cow::Owned(ModelMsg::Raft(Arc::new(without_leader_commit(m))))
+        }
         _ => Cow::Borrowed(msg),
     }
+}
+
+/// Whether the leader commit index that append or heartbeat `m` carries can never matter to
+/// `receiver`: `m` is of the receiver's term, and the receiver, with no bug switched on, has
+/// committed at least that far. The core reads `leader_commit` only to raise the receiver's commit
+/// index to it (`advance_follower_commit`), and that index never decreases: it only rises, it is
+/// persisted with every step (so a crash image has it too), and a restart recovers it, clamped into
+/// a durable log that holds it (only a bug switch lets a leader truncate committed entries). When
+/// the receiver moves to a later term, `m` becomes stale and its stand-in drops the field anyway.
+fn commit_is_moot(receiver: &ServerState, m: &Message) -> bool {
+    let leader_commit = match &m.body {
+        MessageBody::AppendEntries { leader_commit, .. }
+        | MessageBody::Heartbeat { leader_commit, .. } => *leader_commit,
+        _ => return false,
+    };
+    leader_commit > LogIndex(0)
+        && m.term == receiver.term()
+        && receiver.node.config().bugs.0.is_empty()
+        && leader_commit <= receiver.node.hard_state().commit_index
+}
+
+/// `m` with its leader commit index set to 0 (see [`commit_is_moot`]).
+fn without_leader_commit(m: &Message) -> Message {
+    let mut body = m.body.clone();
+    if let MessageBody::AppendEntries { leader_commit, .. }
+    | MessageBody::Heartbeat { leader_commit, .. } = &mut body
+    {
+        *leader_commit = LogIndex(0);
+    }
+    Message {
+        from: m.from,
+        to: m.to,
+        term: m.term,
+        body,
+    }
+}
+
+/// Whether a receiver in `receiver_term` answers request `m` as it answers a stale one, now and at
+/// every later term: `m` is below that term, or it is a pre-vote for that term. The core grants a
+/// pre-vote only for a term above the receiver's (`RawNode::handle_pre_vote`); otherwise it answers
+/// by a rejection in its own term and changes nothing, the same message `answer_stale` sends.
+pub fn answered_as_stale(receiver_term: Term, m: &Message) -> bool {
+    m.term < receiver_term
+        || (m.term == receiver_term && matches!(m.body, MessageBody::PreVote { .. }))
 }
 
 /// The body of the stand-in for a stale request: only what its stale answer reads is kept.
@@ -282,9 +335,10 @@ mod tests {
         assert!(!node.has_ready());
     }
 
-    /// A stale request and its stand-in leave the real core unchanged and get the same answer, for
-    /// every request kind, whatever the request's term (below the receiver's), log position, entries,
-    /// commit index or read context.
+    /// A request is answered as stale exactly when the real core answers it like its stand-in and
+    /// keeps its state: for every request kind, whatever the request's term (below, at or above the
+    /// receiver's), log position, entries, commit index or read context. Below the receiver's term
+    /// every kind is; at it, only a pre-vote.
     #[test]
     fn a_stale_request_and_its_stand_in_get_the_same_answer() {
         let entry = |term, index| Entry {
@@ -319,37 +373,151 @@ mod tests {
                 leadership_transfer: true,
             },
         ];
+        let mut same_term_pre_votes = 0;
         for body in bodies {
-            for (term, receiver_term) in [(1, 2), (2, 3), (1, 3)] {
+            for (term, receiver_term) in [(1, 2), (2, 3), (1, 3), (2, 2), (3, 3), (3, 2)] {
                 let request = Message {
                     from: NodeId(2),
                     to: NodeId(1),
                     term: Term(term),
                     body: body.clone(),
                 };
+                let as_stale = super::answered_as_stale(Term(receiver_term), &request);
                 let stand_in = Message {
                     term: Term(0),
                     body: super::stand_in(&request).expect("a request has a stand-in"),
                     ..request.clone()
                 };
-                let answers: Vec<_> = [request.clone(), stand_in]
+                // The node after each delivery, its answer, and whether it kept its state.
+                let outcomes: Vec<_> = [request.clone(), stand_in]
                     .into_iter()
                     .map(|message| {
                         let mut node = node_in_term(receiver_term);
                         let before = node.clone();
                         node.step(message);
                         let answer = node.ready();
-                        assert_eq!(node.hard_state(), before.hard_state());
-                        assert_eq!(node.role(), before.role());
-                        assert_eq!(node.log_entries(), before.log_entries());
-                        (node, answer)
+                        let unchanged = node.hard_state() == before.hard_state()
+                            && node.role() == before.role()
+                            && node.log_entries() == before.log_entries();
+                        (node, answer, unchanged)
                     })
                     .collect();
-                assert_eq!(answers[0], answers[1], "stale {body:?} in term {term}");
-                let answer = &answers[0].1;
+                let alike = outcomes[0] == outcomes[1] && outcomes[0].2;
+                assert_eq!(
+                    as_stale, alike,
+                    "{body:?} of term {term} at a receiver in term {receiver_term}: answered as \
+                     stale {as_stale}, answered like its stand-in without a change {alike}"
+                );
+                if !as_stale {
+                    continue;
+                }
+                same_term_pre_votes += usize::from(term == receiver_term);
+                let answer = &outcomes[0].1;
                 let sent = answer.messages.len() + answer.persisted_messages.len();
                 assert_eq!(sent, 1, "a stale {body:?} is answered once");
             }
         }
+        assert_eq!(
+            same_term_pre_votes, 2,
+            "pre-votes for the receiver's term were compared"
+        );
+    }
+
+    /// A follower in term 1 holding two entries of term 1, committed up to `commit`.
+    fn follower_with_commit(commit: u64) -> crate::raft_model::actor::ServerState {
+        use crate::raft_model::actor::{Durable, ServerState};
+        let entries = (1..=2)
+            .map(|index| Entry {
+                term: Term(1),
+                index: LogIndex(index),
+                payload: EntryPayload::Noop,
+            })
+            .collect();
+        let initial = InitialState {
+            hard_state: HardState {
+                term: Term(1),
+                voted_for: None,
+                commit_index: LogIndex(commit),
+            },
+            entries,
+            ..initial_in_term(1)
+        };
+        let node = RawNode::new(Config::new(NodeId(1)), initial, 0).expect("valid node");
+        ServerState {
+            node,
+            kv_value: 0,
+            sessions: Default::default(),
+            pending_writes: Default::default(),
+            ready_reads: Default::default(),
+            durable: Durable::default(),
+            crashed_role: None,
+            term_bound: Term(3),
+            digest: Default::default(),
+            id_free: Default::default(),
+            renamed: Default::default(),
+        }
+    }
+
+    /// An append or heartbeat of the receiver's term whose leader commit index the receiver has
+    /// reached is moot: the core treats it and the same message without it alike. One that would
+    /// raise the receiver's commit index is not moot, and the core does tell the two apart.
+    #[test]
+    fn a_passed_leader_commit_index_changes_nothing() {
+        let bodies = |leader_commit: u64| {
+            [
+                MessageBody::AppendEntries {
+                    prev_log_index: LogIndex(0),
+                    prev_log_term: Term(0),
+                    entries: Vec::new(),
+                    leader_commit: LogIndex(leader_commit),
+                },
+                MessageBody::Heartbeat {
+                    leader_commit: LogIndex(leader_commit),
+                    read_context: None,
+                },
+            ]
+        };
+        let mut moot_seen = 0;
+        for commit in 0..=2 {
+            for leader_commit in 1..=2 {
+                for body in bodies(leader_commit) {
+                    let receiver = follower_with_commit(commit);
+                    let message = Message {
+                        from: NodeId(2),
+                        to: NodeId(1),
+                        term: Term(1),
+                        body,
+                    };
+                    let moot = super::commit_is_moot(&receiver, &message);
+                    assert_eq!(
+                        moot,
+                        leader_commit <= commit,
+                        "{message:?} at commit {commit}"
+                    );
+                    // A receiver that already knows the prefix matches, so that a commit could rise.
+                    let outcome = |message: Message| {
+                        let mut node = receiver.node.clone();
+                        node.step(Message {
+                            body: MessageBody::AppendEntries {
+                                prev_log_index: LogIndex(2),
+                                prev_log_term: Term(1),
+                                entries: Vec::new(),
+                                leader_commit: LogIndex(0),
+                            },
+                            ..message.clone()
+                        });
+                        node.ready();
+                        node.step(message);
+                        let answer = node.ready();
+                        (node, answer)
+                    };
+                    let alike =
+                        outcome(message.clone()) == outcome(super::without_leader_commit(&message));
+                    assert_eq!(alike, moot, "{message:?} at commit {commit}");
+                    moot_seen += usize::from(moot);
+                }
+            }
+        }
+        assert_eq!(moot_seen, 6);
     }
 }
