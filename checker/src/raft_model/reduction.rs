@@ -16,10 +16,11 @@
 //!   when its term is not above the receiver's: it only counts for a round in the term after the
 //!   receiver's current one.
 //! - An answer of the receiver's own term that it can never read: a vote answer at a server that is
-//!   not a candidate, an append or heartbeat answer at a follower or pre-candidate. `RawNode::step`
-//!   counts votes only as a candidate and reads those answers only as the leader, and a server of term
-//!   `t` that is not a candidate (or is below leadership) never becomes one in `t`: a candidacy moves
-//!   to term `t + 1`, and a restart comes back as a follower of the term it had.
+//!   not a candidate, an append or heartbeat answer at a follower or pre-candidate, and either at a
+//!   server that is down. `RawNode::step` counts votes only as a candidate and reads those answers
+//!   only as the leader, and a server of term `t` that is not a candidate (or is below leadership)
+//!   never becomes one in `t`: a candidacy moves to term `t + 1`, and a restart comes back as a
+//!   follower of the term it had.
 //! - A stale request (AppendEntries, Heartbeat, RequestVote) whose sender is at the model's term
 //!   bound and can never read its answer: the answer carries the receiver's term, which cannot pass
 //!   the bound, so it is of the sender's term or older, and the sender, below leadership (appends,
@@ -71,9 +72,11 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
             let term = server.term();
             // Only a candidate of the message's term reads a vote, and only its leader an append or
             // heartbeat answer; a server in that term that is past candidacy or below leadership
-            // never will be (becoming a candidate moves to the next term).
-            let never_candidate = server.role() != Role::Candidate;
-            let never_leader = matches!(server.role(), Role::Follower | Role::PreCandidate);
+            // never will be (becoming a candidate moves to the next term), nor is one that is down
+            // (it comes back as a follower of its term).
+            let down = server.crashed_role.is_some();
+            let never_candidate = down || server.role() != Role::Candidate;
+            let never_leader = down || matches!(server.role(), Role::Follower | Role::PreCandidate);
             match &m.body {
                 // Requests are answered, even when stale; see `answer_is_dead_at_bound`.
                 MessageBody::AppendEntries { .. }
@@ -119,11 +122,36 @@ pub fn canonical<'a>(state: &RaftModelState, dst: Id, msg: &'a ModelMsg) -> Cow<
                 None => Cow::Borrowed(msg),
             }
         }
-        (Some(ActorState::Server(server)), ModelMsg::Raft(m)) if commit_is_moot(server, m) => {
-            Cow::Owned(ModelMsg::Raft(Arc::new(without_leader_commit(m))))
+        (Some(ActorState::Server(server)), ModelMsg::Raft(m)) => {
+            match without_moot_fields(server, m) {
+                Some(trimmed) => Cow::Owned(ModelMsg::Raft(Arc::new(trimmed))),
+                None => Cow::Borrowed(msg),
+            }
         }
         _ => Cow::Borrowed(msg),
     }
+}
+
+/// `m` without the fields that can never matter to `receiver` (None: every field may): a leader
+/// commit index it has reached ([`commit_is_moot`]).
+fn without_moot_fields(receiver: &ServerState, m: &Message) -> Option<Message> {
+    let body = if commit_is_moot(receiver, m) {
+        let mut body = m.body.clone();
+        if let MessageBody::AppendEntries { leader_commit, .. }
+        | MessageBody::Heartbeat { leader_commit, .. } = &mut body
+        {
+            *leader_commit = LogIndex(0);
+        }
+        body
+    } else {
+        return None;
+    };
+    Some(Message {
+        from: m.from,
+        to: m.to,
+        term: m.term,
+        body,
+    })
 }
 
 /// Whether the leader commit index that append or heartbeat `m` carries can never matter to
@@ -143,22 +171,6 @@ fn commit_is_moot(receiver: &ServerState, m: &Message) -> bool {
         && m.term == receiver.term()
         && receiver.node.config().bugs.0.is_empty()
         && leader_commit <= receiver.node.hard_state().commit_index
-}
-
-/// `m` with its leader commit index set to 0 (see [`commit_is_moot`]).
-fn without_leader_commit(m: &Message) -> Message {
-    let mut body = m.body.clone();
-    if let MessageBody::AppendEntries { leader_commit, .. }
-    | MessageBody::Heartbeat { leader_commit, .. } = &mut body
-    {
-        *leader_commit = LogIndex(0);
-    }
-    Message {
-        from: m.from,
-        to: m.to,
-        term: m.term,
-        body,
-    }
 }
 
 /// Whether a receiver in `receiver_term` answers request `m` as it answers a stale one, now and at
@@ -480,7 +492,7 @@ mod tests {
         let mut moot_seen = 0;
         for commit in 0..=2 {
             for leader_commit in 1..=2 {
-                for body in bodies(leader_commit) {
+                for (body, zeroed) in bodies(leader_commit).into_iter().zip(bodies(0)) {
                     let receiver = follower_with_commit(commit);
                     let message = Message {
                         from: NodeId(2),
@@ -511,8 +523,14 @@ mod tests {
                         let answer = node.ready();
                         (node, answer)
                     };
-                    let alike =
-                        outcome(message.clone()) == outcome(super::without_leader_commit(&message));
+                    let without = Message {
+                        body: zeroed,
+                        ..message.clone()
+                    };
+                    let trimmed = super::without_moot_fields(&receiver, &message);
+                    assert_eq!(trimmed.is_some(), moot);
+                    assert!(trimmed.is_none_or(|trimmed| trimmed == without));
+                    let alike = outcome(message.clone()) == outcome(without);
                     assert_eq!(alike, moot, "{message:?} at commit {commit}");
                     moot_seen += usize::from(moot);
                 }
