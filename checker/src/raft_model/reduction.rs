@@ -135,17 +135,15 @@ pub fn canonical<'a>(state: &RaftModelState, dst: Id, msg: &'a ModelMsg) -> Cow<
 /// `m` without the fields that can never matter to `receiver` (None: every field may): a leader
 /// commit index it has reached ([`commit_is_moot`]).
 fn without_moot_fields(receiver: &ServerState, m: &Message) -> Option<Message> {
-    let body = if commit_is_moot(receiver, m) {
-        let mut body = m.body.clone();
-        if let MessageBody::AppendEntries { leader_commit, .. }
-        | MessageBody::Heartbeat { leader_commit, .. } = &mut body
-        {
-            *leader_commit = LogIndex(0);
-        }
-        body
-    } else {
+    if !commit_is_moot(receiver, m) {
         return None;
-    };
+    }
+    let mut body = m.body.clone();
+    if let MessageBody::AppendEntries { leader_commit, .. }
+    | MessageBody::Heartbeat { leader_commit, .. } = &mut body
+    {
+        *leader_commit = LogIndex(0);
+    }
     Some(Message {
         from: m.from,
         to: m.to,
