@@ -122,9 +122,6 @@ pub struct AppliedEntry {
 pub struct Ghost {
     /// Entries this server ever applied, by index - 1.
     pub applied: Vec<AppliedEntry>,
-    /// How many times the server restarted (crashes it has recovered from; a server that had persisted
-    /// nothing yet loses nothing by crashing, and its restarts are not counted).
-    pub restarts: u8,
     /// A leader removed or changed an entry of its own log within its term.
     pub append_only_broken: bool,
     /// After a restart the server applied a different entry at an index it had applied before.
@@ -335,11 +332,7 @@ type ServerOut = Out<RaftActor>;
 impl ServerActor {
     /// Builds the core from what the disk holds and settles its first `Ready`s (re-applying the log).
     fn start(&self, storage: &Option<Durable>, o: &mut ServerOut) -> ServerState {
-        let mut durable = storage.clone().unwrap_or_default();
-        if storage.is_some() {
-            durable.ghost.restarts = durable.ghost.restarts.saturating_add(1);
-            o.save(durable.clone());
-        }
+        let durable = storage.clone().unwrap_or_default();
         let initial = InitialState {
             hard_state: durable.hard_state.clone(),
             entries: durable.entries.clone(),

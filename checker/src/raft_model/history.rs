@@ -1,6 +1,6 @@
-//! The clients' history for the linearizability property: stateright's `LinearizabilityTester` against
+//! The run's history: for the linearizability property, stateright's `LinearizabilityTester` against
 //! [`CasRegister`], fed from the network hooks (a request leaving a client is an invocation, a reply
-//! reaching it is a return).
+//! reaching it is a return); for the crash budget, how many restarts the run has had.
 //!
 //! Guarantees: each scripted operation is invoked once (retries of the same operation are not new
 //! invocations) and returns at most once (duplicated or stale replies are ignored), so the tester sees
@@ -20,6 +20,11 @@ pub struct ClientHistory {
     pub invoked: Vec<u8>,
     /// Operations returned per client.
     pub returned: Vec<u8>,
+    /// How many times a server restarted after a crash in this run (a server that had persisted
+    /// nothing loses nothing by crashing, and its restarts are not counted). The crash budget is the
+    /// run's, not a server's: which server used it is not state, so it is kept here and not with
+    /// the servers, where it would tell apart states that differ only in who restarted.
+    pub restarts: u8,
     /// 0 in every model state; only the symmetry stand-in (see `symmetry::representative`) sets it,
     /// to the fingerprint of the representative it stands for.
     pub symmetry_class: u64,
@@ -32,6 +37,7 @@ impl ClientHistory {
             tester: LinearizabilityTester::new(CasRegister::default()),
             invoked: vec![0; clients],
             returned: vec![0; clients],
+            restarts: 0,
             symmetry_class: 0,
         }
     }

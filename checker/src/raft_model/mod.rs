@@ -21,10 +21,13 @@
 //! - Clients retry an operation (on a server picked anew) only after a `NotLeader` answer, which means the
 //!   operation had no effect; a request or answer that is lost leaves the operation in flight forever.
 //! - `crashes` bounds the total number of crashes in a run (restarts so far plus servers down now, see
-//!   `properties::within_boundary`), and so also how many servers are down at once. Only servers
-//!   crash (clients are the test's drivers). While a server is down the model keeps only its crash
-//!   image (`ServerActor::crash_image`: storage, role, term and log at the crash): the rest of a dead
-//!   process's memory can never be read again.
+//!   `properties::within_boundary`), and so also how many servers are down at once. The restarts
+//!   are counted in the run's history, not per server: the budget is the run's. Only servers
+//!   crash (clients are the test's drivers). A server that is not the leader is restarted in the
+//!   same step as its crash ([`restarts`]: down for a while is, to everyone else, the same as up
+//!   and idle, then crashed). A crashed leader stays down until a restart step; while it is down
+//!   the model keeps only its crash image (`ServerActor::crash_image`: storage, role, term and log
+//!   at the crash): the rest of a dead process's memory can never be read again.
 //! - Messages between a client and a server are delivered at most once on every network (one request
 //!   and one answer per attempt, as on the client's connection); only Raft messages between servers
 //!   are duplicated by the duplicating network. A client sends each attempt to every server, and the
@@ -49,7 +52,9 @@
 //!   timeout whose only choice is "now or later" is taken at once ([`eager_timeouts`]): a leaderless
 //!   follower's pre-vote round, a leader's check-quorum round that will pass.
 //! - The DFS run on the saturated duplicating network skips a state whose messages in flight are a
-//!   subset of a recorded state's with the same everything else ([`subsumption`]).
+//!   subset of a recorded state's with the same everything else and no fewer restarts
+//!   ([`subsumption`]); crashes are offered first, so DFS explores them last and a state after a
+//!   restart is mostly covered by the same state reached without one.
 //! - After every step the ghost state forgets what no property can use any more: who led a term
 //!   nobody can lead again, and in which of the terms without leaders an applied entry was first
 //!   known ([`ghost_forgetting`]).
@@ -67,6 +72,7 @@ pub mod reduction;
 pub mod refusals;
 pub mod rejections;
 pub mod render;
+pub mod restarts;
 pub mod runner;
 pub mod saturation;
 pub mod spec;
@@ -224,6 +230,9 @@ pub struct ModelConfig {
     /// [`ghost_forgetting`]): a sound reduction on every network, on by default; off only to measure
     /// and test it.
     pub forget_settled_ghost: bool,
+    /// Restart a server that was not the leader in the same step as its crash (see [`restarts`]):
+    /// a sound reduction on every network, on by default; off only to measure and test it.
+    pub restart_at_once: bool,
     /// Bug switches.
     pub bugs: BugSet,
     /// Raised by the runner to end the search (see [`StopFlag`]).
@@ -248,6 +257,7 @@ impl Default for ModelConfig {
             eager_timeouts: true,
             refusals_are_no_step: true,
             forget_settled_ghost: true,
+            restart_at_once: true,
             bugs: BugSet::none(),
             stop: StopFlag::default(),
         }
@@ -332,6 +342,7 @@ impl ModelConfig {
         let eager_timeouts = self.eager_timeouts;
         let refusals_are_no_step = self.refusals_are_no_step;
         let forget_settled_ghost = self.forget_settled_ghost;
+        let restart_at_once = self.restart_at_once;
         let mut model = ActorModel::new(self.clone(), ClientHistory::new(self.clients))
             .init_network(network)
             .lossy_network(lossy)
@@ -361,6 +372,7 @@ impl ModelConfig {
             eager_timeouts,
             refusals_are_no_step,
             forget_settled_ghost,
+            restart_at_once,
             subsumption: None,
         })
     }

@@ -71,9 +71,7 @@ pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
         return false;
     }
     // Total crashes: those recovered from plus those still down.
-    let restarts: usize = servers(state)
-        .map(|s| usize::from(s.durable.ghost.restarts))
-        .sum();
+    let restarts = usize::from(state.history.restarts);
     let down = state.crashed.iter().filter(|&&c| c).count();
     if restarts + down > cfg.crashes {
         return false;

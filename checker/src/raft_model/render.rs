@@ -181,6 +181,22 @@ pub fn render_path(model: &RaftModel, path: &Path<RaftModelState, ModelAction>) 
             continue;
         };
         let _ = writeln!(out, "step {}: {}", number + 1, action_line(servers, action));
+        if let ActorModelAction::Crash(id) = action {
+            if !window[1]
+                .0
+                .crashed
+                .get(usize::from(*id))
+                .copied()
+                .unwrap_or(true)
+            {
+                let restart = ActorModelAction::Recover(*id);
+                let _ = writeln!(
+                    out,
+                    "  and at once (it was not the leader): {}",
+                    action_line(servers, &restart)
+                );
+            }
+        }
         let trace = model
             .step_with_closure(before, action.clone())
             .unwrap_or_default();

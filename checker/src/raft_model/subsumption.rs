@@ -1,9 +1,13 @@
 //! Subsumption: on the saturated duplicating network, the DFS checker skips a state whose messages in
-//! flight are a subset of those of a state it has already recorded with the same everything else.
+//! flight are a subset of those of a state it has already recorded with the same everything else,
+//! and whose run has had at least as many restarts (so no more crash budget left).
 //!
-//! Why it is sound. Write `s ⊑ t` when `s` and `t` agree on everything but the network (actor states,
-//! timers, storages, crash flags, random choices, history) and `net(s) ⊆ net(t)`, as in
-//! [`saturation`](crate::raft_model::saturation), whose argument this reuses:
+//! Why it is sound. Write `s ⊑ t` when `s` and `t` agree on everything but the network and the
+//! run's restart count (actor states, timers, storages, crash flags, random choices, the clients'
+//! history), `net(s) ⊆ net(t)` and `restarts(t) ≤ restarts(s)`. This is
+//! [`saturation`](crate::raft_model::saturation)'s relation plus the budget, and its argument carries
+//! over: the restart count is read only by the boundary, which allows a crash in `t` whenever it
+//! allows one in `s` (a restart adds one to both counts, so the order is kept), and by no property.
 //! 1. Simulation: if `s ⊑ t` and an action takes `s` to `s'`, the same action takes `t` to some `t'`
 //!    with `s' ⊑ t'`, and the model's reductions keep the relation: saturation's closure takes in `t'`
 //!    every pure step it takes in `s'` (purity and outputs depend only on the receiver), dead
@@ -37,10 +41,12 @@ use std::sync::Mutex;
 /// Lock shards (a power of two), so that checker threads rarely wait on each other.
 const SHARDS: usize = 64;
 
-type Networks = Vec<Box<[u64]>>;
+/// Recorded (restart count, network) pairs; the network is a sorted set of envelope hashes.
+type Networks = Vec<(u8, Box<[u64]>)>;
 
-/// The networks recorded for each actor configuration (everything but the network, renamed by
-/// [`symmetry::canonical_perm`]), each a sorted set of envelope hashes; only maximal ones are kept.
+/// The networks recorded for each actor configuration (everything but the network and the restart
+/// count, renamed by [`symmetry::canonical_perm`]), with their restart counts; only maximal ones
+/// (fewer restarts, more messages) are kept.
 pub struct Subsumption {
     shards: Vec<Mutex<HashMap<u64, Networks, ahash::RandomState>>>,
     covered: AtomicUsize,
@@ -59,9 +65,9 @@ impl Subsumption {
     /// True when a recorded state covers `state` (it need not be explored); otherwise records it.
     pub fn covered_or_record(&self, state: &RaftModelState) -> bool {
         let perm = symmetry::canonical_perm(state);
-        let (actors, network) = symmetry::class_parts(state, &perm);
-        let fingerprint = symmetry::combine(actors, &network);
-        let covered = self.covered_or_record_parts(actors, network);
+        let parts = symmetry::class_parts(state, &perm);
+        let fingerprint = parts.fingerprint();
+        let covered = self.covered_or_record_parts(parts.actors, parts.restarts, parts.network);
         if !covered {
             // The checker asks for this state's representative next: the same parts give it.
             symmetry::remember(state, fingerprint);
@@ -69,18 +75,20 @@ impl Subsumption {
         covered
     }
 
-    fn covered_or_record_parts(&self, actors: u64, network: Vec<u64>) -> bool {
+    fn covered_or_record_parts(&self, actors: u64, restarts: u8, network: Vec<u64>) -> bool {
         let shard = &self.shards[(actors as usize) & (SHARDS - 1)];
         let mut map = shard
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let recorded = map.entry(actors).or_default();
-        if recorded.iter().any(|big| is_subset(&network, big)) {
+        let covers =
+            |(fewer, big): &(u8, Box<[u64]>)| *fewer <= restarts && is_subset(&network, big);
+        if recorded.iter().any(covers) {
             self.covered.fetch_add(1, Ordering::Relaxed);
             return true;
         }
-        recorded.retain(|small| !is_subset(small, &network));
-        recorded.push(network.into_boxed_slice());
+        recorded.retain(|(more, small)| !(*more >= restarts && is_subset(small, &network)));
+        recorded.push((restarts, network.into_boxed_slice()));
         false
     }
 
@@ -132,19 +140,39 @@ mod tests {
     #[test]
     fn a_network_is_covered_by_a_recorded_superset_of_the_same_actors_only() {
         let store = Subsumption::default();
-        assert!(!store.covered_or_record_parts(7, vec![1, 2, 3]));
-        assert!(store.covered_or_record_parts(7, vec![1, 3]));
-        assert!(store.covered_or_record_parts(7, vec![1, 2, 3]));
+        assert!(!store.covered_or_record_parts(7, 0, vec![1, 2, 3]));
+        assert!(store.covered_or_record_parts(7, 0, vec![1, 3]));
+        assert!(store.covered_or_record_parts(7, 0, vec![1, 2, 3]));
         assert!(
-            !store.covered_or_record_parts(8, vec![1, 3]),
+            !store.covered_or_record_parts(8, 0, vec![1, 3]),
             "other actors"
         );
         assert!(
-            !store.covered_or_record_parts(7, vec![1, 4]),
+            !store.covered_or_record_parts(7, 0, vec![1, 4]),
             "not a subset"
         );
         // A superset replaces the networks it covers.
-        assert!(!store.covered_or_record_parts(7, vec![1, 2, 3, 4]));
+        assert!(!store.covered_or_record_parts(7, 0, vec![1, 2, 3, 4]));
         assert_eq!(store.recorded(), 2);
+    }
+
+    /// A recorded state covers one whose run has had as many restarts or more, never fewer: the
+    /// one with more crash budget left can do more.
+    #[test]
+    fn a_state_with_more_budget_left_covers_one_with_less() {
+        let store = Subsumption::default();
+        assert!(!store.covered_or_record_parts(7, 1, vec![1, 2]));
+        assert!(store.covered_or_record_parts(7, 1, vec![1]), "as many");
+        assert!(store.covered_or_record_parts(7, 2, vec![1, 2]), "more");
+        assert!(
+            !store.covered_or_record_parts(7, 0, vec![1]),
+            "fewer restarts: more budget, not covered"
+        );
+        // (0, [1]) replaced nothing: (1, [1, 2]) has a message more.
+        assert_eq!(store.recorded(), 2);
+        // (0, [1, 2]) covers and replaces both.
+        assert!(!store.covered_or_record_parts(7, 0, vec![1, 2]));
+        assert_eq!(store.recorded(), 1);
+        assert!(store.covered_or_record_parts(7, 1, vec![2]));
     }
 }

@@ -363,30 +363,36 @@ pub fn class_fingerprint_with(
     perm: &Vec<usize>,
     stale: StaleRequests,
 ) -> u64 {
-    let (actors, network) = class_parts_with(state, perm, stale);
-    combine(actors, &network)
+    class_parts_with(state, perm, stale).fingerprint()
 }
 
-/// The class fingerprint of the two parts [`class_parts`] returns.
-pub fn combine(actors: u64, network: &[u64]) -> u64 {
-    hash_of(&(actors, network))
+/// The parts [`class_fingerprint`] hashes, in the order `perm` renames to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassParts {
+    /// Everything but the network and the run's restart count, as one hash.
+    pub actors: u64,
+    /// How many restarts the run has had (the crash budget spent; see `ClientHistory::restarts`).
+    pub restarts: u8,
+    /// The live envelopes as a sorted list of hashes (a set of stand-ins on the duplicating network).
+    pub network: Vec<u64>,
 }
 
-/// The two parts [`class_fingerprint`] hashes: everything but the network as one hash, and the live
-/// envelopes as a sorted list of hashes (a set of stand-ins on the duplicating network), all in the
-/// order `perm` renames to.
+impl ClassParts {
+    /// The class fingerprint of these parts.
+    pub fn fingerprint(&self) -> u64 {
+        hash_of(&(self.actors, self.restarts, &self.network))
+    }
+}
+
+/// The parts [`class_fingerprint`] hashes (see [`ClassParts`]), all in the order `perm` renames to.
 // `&Vec` as in `class_fingerprint`.
 #[allow(clippy::ptr_arg)]
-pub fn class_parts(state: &RaftModelState, perm: &Vec<usize>) -> (u64, Vec<u64>) {
+pub fn class_parts(state: &RaftModelState, perm: &Vec<usize>) -> ClassParts {
     class_parts_with(state, perm, StaleRequests::StandIns)
 }
 
 #[allow(clippy::ptr_arg)]
-fn class_parts_with(
-    state: &RaftModelState,
-    perm: &Vec<usize>,
-    stale: StaleRequests,
-) -> (u64, Vec<u64>) {
+fn class_parts_with(state: &RaftModelState, perm: &Vec<usize>, stale: StaleRequests) -> ClassParts {
     let identity = perm.iter().enumerate().all(|(old, new)| old == *new);
     let plan = RewritePlan::new(perm.clone(), map_id);
     let f = |node: NodeId| node_of(map_id(&actor_of(node), perm));
@@ -428,7 +434,15 @@ fn class_parts_with(
             None => None::<&Durable>.hash(&mut h),
         }
     }
-    state.history.hash(&mut h);
+    // The history without the restart count, which `ClassParts` holds apart.
+    let ClientHistory {
+        tester,
+        invoked,
+        returned,
+        restarts,
+        symmetry_class,
+    } = &state.history;
+    (tester, invoked, returned, symmetry_class).hash(&mut h);
     let actors = h.finish();
     // Live envelopes as a sorted list of hashes (with their copies on the non-duplicating network).
     // The duplicating network's "last delivered message" is left out: it has no behaviour.
@@ -466,7 +480,11 @@ fn class_parts_with(
         // A set: stale requests of one class share a stand-in.
         hashes.dedup();
     }
-    (actors, hashes)
+    ClassParts {
+        actors,
+        restarts: *restarts,
+        network: hashes,
+    }
 }
 
 /// The symmetry function given to stateright's DFS, which only fingerprints what it returns: a

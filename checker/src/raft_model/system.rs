@@ -17,6 +17,7 @@ use crate::raft_model::ghost_forgetting;
 use crate::raft_model::properties;
 use crate::raft_model::refusals;
 use crate::raft_model::rejections;
+use crate::raft_model::restarts;
 use crate::raft_model::saturation::{self, SystemAction};
 use crate::raft_model::subsumption::Subsumption;
 use crate::raft_model::{ActorSystem, ModelConfig, RaftModelState};
@@ -42,6 +43,9 @@ pub struct RaftModel {
     /// Forget what the ghost state can no longer use after every step ([`ghost_forgetting`]; every
     /// network).
     pub forget_settled_ghost: bool,
+    /// Restart a server that was not the leader in the same step as its crash ([`restarts`]; every
+    /// network).
+    pub restart_at_once: bool,
     /// Skip states covered by one already recorded ([`subsumption`]); set by the runner for a DFS
     /// run on the saturated duplicating network, None everywhere else.
     pub subsumption: Option<Arc<Subsumption>>,
@@ -208,11 +212,21 @@ impl RaftModel {
     }
 
     /// The actor model's step, with a crashed server's memory replaced by its crash image
-    /// ([`ServerActor::crash_image`](crate::raft_model::actor::ServerActor::crash_image)).
+    /// ([`ServerActor::crash_image`](crate::raft_model::actor::ServerActor::crash_image)), a
+    /// restart of a server that had persisted something counted in the run's history, and, with
+    /// `restart_at_once`, a server that was not the leader restarted in the same step as its crash
+    /// ([`restarts`]).
     fn raw_step(&self, last: &RaftModelState, action: SystemAction) -> Option<RaftModelState> {
         let crashed = match &action {
             ActorModelAction::Crash(id) => Some(usize::from(*id)),
             _ => None,
+        };
+        let restarted_with_storage = match &action {
+            ActorModelAction::Recover(id) => last
+                .actor_storages
+                .get(usize::from(*id))
+                .is_some_and(Option::is_some),
+            _ => false,
         };
         let consumed = match &action {
             ActorModelAction::Deliver { src, dst, msg } if is_client_delivery(&action) => {
@@ -228,12 +242,18 @@ impl RaftModel {
         if let Some(env) = consumed {
             consume_attempt(&mut next.network, &env);
         }
+        if restarted_with_storage {
+            next.history.restarts = next.history.restarts.saturating_add(1);
+        }
         if let Some(index) = crashed {
             if let (Some(RaftActor::Server(server)), ActorState::Server(state)) =
                 (self.system.actors.get(index), &*next.actor_states[index])
             {
                 let image = server.crash_image(state);
                 next.actor_states[index] = Arc::new(ActorState::Server(Box::new(image)));
+            }
+            if self.restart_at_once && restarts::restarts_at_once(last, index) {
+                return self.raw_step(&next, ActorModelAction::Recover(Id::from(index)));
             }
         }
         Some(next)
@@ -271,6 +291,11 @@ impl Model for RaftModel {
             let mut prober = saturation::Prober::new(&self.system, state);
             actions.retain(|action| !prober.is_self_loop(&self.system, state, action));
         }
+        // Crashes first, so that DFS (which expands the last successor first) explores them last:
+        // a state reached after a restart is then mostly covered by the same state reached
+        // without one, which has more crash budget left (see `subsumption`). Only the order
+        // changes, never the set of steps.
+        actions.sort_by_key(|action| !matches!(action, ActorModelAction::Crash(_)));
     }
 
     fn next_state(&self, last: &RaftModelState, action: SystemAction) -> Option<RaftModelState> {

@@ -119,6 +119,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         eager_timeouts: true,
         refusals_are_no_step: true,
         forget_settled_ghost: true,
+        restart_at_once: true,
         bugs,
         stop: StopFlag::default(),
     };
