@@ -20,6 +20,9 @@
 //!   at once from its local state machine, whatever its role; clients may send reads to any server.
 //! - Clients retry an operation (on a server picked anew) only after a `NotLeader` answer, which means the
 //!   operation had no effect; a request or answer that is lost leaves the operation in flight forever.
+//!   An answer whose delivery invokes nothing new (`NotLeader`, a reply to the client's last
+//!   operation) is delivered in the step that sent it ([`client_answers`]): a later delivery only
+//!   moves a return later, which can hide a linearizability violation, never reveal one.
 //! - `crashes` bounds the total number of crashes in a run (restarts so far plus servers down now, see
 //!   `properties::within_boundary`), and so also how many servers are down at once. The restarts
 //!   are counted in the run's history, not per server: the budget is the run's. Only servers
@@ -62,6 +65,7 @@
 //!   walks ([`walk`], never exhaustive, for deep counterexamples such as Figure 8).
 
 pub mod actor;
+pub mod client_answers;
 pub mod eager_timeouts;
 pub mod fingerprint;
 pub mod ghost_forgetting;
@@ -233,6 +237,10 @@ pub struct ModelConfig {
     /// Restart a server that was not the leader in the same step as its crash (see [`restarts`]):
     /// a sound reduction on every network, on by default; off only to measure and test it.
     pub restart_at_once: bool,
+    /// Deliver an answer to a client in the step that sent it when its delivery invokes no new
+    /// operation (see [`client_answers`]): a sound reduction on every network, on by default; off
+    /// only to measure and test it.
+    pub client_answers_at_once: bool,
     /// Bug switches.
     pub bugs: BugSet,
     /// Raised by the runner to end the search (see [`StopFlag`]).
@@ -258,6 +266,7 @@ impl Default for ModelConfig {
             refusals_are_no_step: true,
             forget_settled_ghost: true,
             restart_at_once: true,
+            client_answers_at_once: true,
             bugs: BugSet::none(),
             stop: StopFlag::default(),
         }
@@ -343,6 +352,7 @@ impl ModelConfig {
         let refusals_are_no_step = self.refusals_are_no_step;
         let forget_settled_ghost = self.forget_settled_ghost;
         let restart_at_once = self.restart_at_once;
+        let client_answers_at_once = self.client_answers_at_once;
         let mut model = ActorModel::new(self.clone(), ClientHistory::new(self.clients))
             .init_network(network)
             .lossy_network(lossy)
@@ -373,6 +383,7 @@ impl ModelConfig {
             refusals_are_no_step,
             forget_settled_ghost,
             restart_at_once,
+            client_answers_at_once,
             subsumption: None,
         })
     }

@@ -25,6 +25,11 @@
 //!
 //! A refusal that changes the server (none does today: the core's refused `propose` and
 //! `read_index` leave it as it was) is delivered as usual, because the check compares states.
+//!
+//! With answers delivered at once ([`client_answers`](crate::raft_model::client_answers)), the
+//! refusal's `NotLeader` is delivered in the same step and the client's retry puts the state back
+//! as it was, so the space is the same either way; leaving the step out then only saves building
+//! and fingerprinting that known state.
 
 use crate::raft_model::actor::ModelMsg;
 use crate::raft_model::saturation::SystemAction;

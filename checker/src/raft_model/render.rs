@@ -207,6 +207,13 @@ pub fn render_path(model: &RaftModel, path: &Path<RaftModelState, ModelAction>) 
                 action_line(servers, step)
             );
         }
+        for step in &trace.client_answers {
+            let _ = writeln!(
+                out,
+                "  and at once (an answer that starts nothing new): {}",
+                action_line(servers, step)
+            );
+        }
         for step in &trace.eager_timeouts {
             let _ = writeln!(
                 out,

@@ -12,6 +12,7 @@
 //! kinds, it is exactly the refined actor model.
 
 use crate::raft_model::actor::{ActorState, ModelMsg, RaftActor};
+use crate::raft_model::client_answers;
 use crate::raft_model::eager_timeouts;
 use crate::raft_model::ghost_forgetting;
 use crate::raft_model::properties;
@@ -46,6 +47,9 @@ pub struct RaftModel {
     /// Restart a server that was not the leader in the same step as its crash ([`restarts`]; every
     /// network).
     pub restart_at_once: bool,
+    /// Deliver the answers to clients that start nothing new in the step that sent them
+    /// ([`client_answers`]; every network).
+    pub client_answers_at_once: bool,
     /// Skip states covered by one already recorded ([`subsumption`]); set by the runner for a DFS
     /// run on the saturated duplicating network, None everywhere else.
     pub subsumption: Option<Arc<Subsumption>>,
@@ -77,6 +81,8 @@ impl RaftModel {
         action: SystemAction,
     ) -> Option<StepTrace> {
         let (raw, counted_with) = self.step_counting_rejections(last, action)?;
+        let mut client_answers = Vec::new();
+        let raw = self.deliver_client_answers(raw, &mut client_answers);
         let mut eager_timeouts = Vec::new();
         let raw = self.fire_eager_timeouts(raw, &mut eager_timeouts);
         let mut pure = Vec::new();
@@ -85,6 +91,7 @@ impl RaftModel {
         }
         Some(StepTrace {
             counted_with,
+            client_answers,
             eager_timeouts,
             pure,
         })
@@ -125,6 +132,32 @@ impl RaftModel {
         rejections::round_ended(last, &next, first.dst).then_some((next, counted_with))
     }
 
+    /// Delivers the answers to clients that the model delivers at once ([`client_answers`]) when
+    /// the reduction is on; each delivery is pushed to `delivered`.
+    fn deliver_client_answers(
+        &self,
+        mut state: RaftModelState,
+        delivered: &mut Vec<SystemAction>,
+    ) -> RaftModelState {
+        if !self.client_answers_at_once {
+            return state;
+        }
+        // Bounded: each delivery consumes an answer, and the requests a retry sends are not answers.
+        loop {
+            let mut progressed = false;
+            for delivery in client_answers::at_once(&self.system, &state) {
+                if let Some(next) = self.raw_step(&state, delivery.clone()) {
+                    state = next;
+                    delivered.push(delivery);
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return state;
+            }
+        }
+    }
+
     /// Fires the election timeouts that the model takes at once ([`eager_timeouts`]) when the
     /// reduction applies; each timeout fired is pushed to `fired`.
     fn fire_eager_timeouts(
@@ -152,6 +185,8 @@ impl RaftModel {
 pub struct StepTrace {
     /// Rejections delivered with the step, in order (they lose the receiver's round together).
     pub counted_with: Vec<SystemAction>,
+    /// Answers to clients delivered at once with the step ([`client_answers`]).
+    pub client_answers: Vec<SystemAction>,
     /// Election timeouts fired at once with the step ([`eager_timeouts`]).
     pub eager_timeouts: Vec<SystemAction>,
     /// The pure steps saturation took after it, in order.
@@ -194,6 +229,7 @@ impl RaftModel {
         // that has every envelope of `last` (which `is_same_state` relies on).
         let network_grows = !is_client_delivery(&action);
         let (next, _) = self.step_counting_rejections(last, action)?;
+        let next = self.deliver_client_answers(next, &mut Vec::new());
         if !self.saturate || !saturation::applies_to(&next) {
             return Some(next);
         }

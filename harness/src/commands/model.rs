@@ -120,6 +120,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         refusals_are_no_step: true,
         forget_settled_ghost: true,
         restart_at_once: true,
+        client_answers_at_once: true,
         bugs,
         stop: StopFlag::default(),
     };
