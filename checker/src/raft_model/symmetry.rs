@@ -22,7 +22,7 @@ use crate::raft_model::history::ClientHistory;
 use crate::raft_model::reduction;
 use crate::raft_model::RaftModelState;
 use raftkv::raft::relabel::{relabel_entry, relabel_hard_state, relabel_message};
-use raftkv::raft::NodeId;
+use raftkv::raft::{EntryPayload, MessageBody, NodeId};
 use stateright::actor::{Envelope, Id, Network};
 use stateright::{Rewrite, RewritePlan};
 use std::borrow::Cow;
@@ -468,11 +468,7 @@ fn class_parts_with(state: &RaftModelState, perm: &Vec<usize>, stale: StaleReque
         }
         let (src, dst) = (map_id(&env.src, perm), map_id(&env.dst, perm));
         let msg = stand_in(state, env.dst, env.msg, stale);
-        // Only Raft messages carry server ids (clients are not renamed).
-        let one = match &*msg {
-            ModelMsg::Raft(_) if !identity => hash_of(&(src, dst, msg.rewrite(&plan))),
-            msg => hash_of(&(src, dst, msg)),
-        };
+        let one = renamed_envelope_hash(src, dst, &msg, &plan);
         hashes.extend(std::iter::repeat_n(one, copies));
     }
     hashes.sort_unstable();
@@ -484,6 +480,35 @@ fn class_parts_with(state: &RaftModelState, perm: &Vec<usize>, stale: StaleReque
         actors,
         restarts: *restarts,
         network: hashes,
+    }
+}
+
+/// The hash of an envelope renamed to go from `src` to `dst` (already renamed) with `msg` renamed by
+/// `plan`, a function of the renamed envelope. A Raft message's sender and receiver are those of its
+/// envelope, and only the config entries it may carry hold other ids, so a message without them is
+/// hashed from its term and body, with nothing renamed or copied; clients are not renamed.
+fn renamed_envelope_hash(
+    src: Id,
+    dst: Id,
+    msg: &ModelMsg,
+    plan: &RewritePlan<Id, Vec<usize>>,
+) -> u64 {
+    match msg {
+        ModelMsg::Raft(m) if !carries_ids(&m.body) => hash_of(&(src, dst, 0u8, m.term, &m.body)),
+        ModelMsg::Raft(_) => hash_of(&(src, dst, 1u8, msg.rewrite(plan))),
+        other => hash_of(&(src, dst, 2u8, other)),
+    }
+}
+
+/// Whether a message body may hold server ids: an append carrying a config entry, or a snapshot
+/// chunk (its metadata holds a membership). The model sends neither, but the hash stays right.
+fn carries_ids(body: &MessageBody) -> bool {
+    match body {
+        MessageBody::AppendEntries { entries, .. } => entries
+            .iter()
+            .any(|e| matches!(e.payload, EntryPayload::Config(_))),
+        MessageBody::InstallSnapshot { .. } => true,
+        _ => false,
     }
 }
 
