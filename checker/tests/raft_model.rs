@@ -141,6 +141,25 @@ fn tiny_duplicating(bugs: BugSet) -> ModelConfig {
     }
 }
 
+/// Pre-vote on the duplicating network at the tiny bounds, with `crashes` crashes in total.
+fn pre_vote_crashes(crashes: usize) -> ModelConfig {
+    ModelConfig {
+        pre_vote: true,
+        crashes,
+        ..tiny_duplicating(BugSet::none())
+    }
+}
+
+/// Pre-vote on the duplicating network with one client's put (logs up to 2).
+fn pre_vote_put() -> ModelConfig {
+    ModelConfig {
+        pre_vote: true,
+        max_log: 2,
+        clients: 1,
+        ..tiny_duplicating(BugSet::none())
+    }
+}
+
 /// Saturation is sound and pays: on the duplicating network the tiny configuration gives the same
 /// verdicts with and without it (every always-property holds, a value is committed), and with it the
 /// space has exactly this many states, several times fewer.
@@ -353,19 +372,7 @@ fn rejections_together_reach_every_observable_state() {
 /// crash, and with a client's put), in fewer states with them.
 #[test]
 fn eager_timeouts_reach_every_observable_state() {
-    let configs = [
-        ModelConfig {
-            pre_vote: true,
-            crashes: 1,
-            ..tiny_duplicating(BugSet::none())
-        },
-        ModelConfig {
-            pre_vote: true,
-            max_log: 2,
-            clients: 1,
-            ..tiny_duplicating(BugSet::none())
-        },
-    ];
+    let configs = [pre_vote_crashes(1), pre_vote_put()];
     assert_each_loses_nothing(configs, |c| c.eager_timeouts = false);
 }
 
@@ -393,16 +400,8 @@ fn observable_down_as_up(state: &RaftModelState) -> String {
 #[test]
 fn restarts_at_once_reach_every_observable_state() {
     let configs = [
-        ModelConfig {
-            pre_vote: true,
-            crashes: 1,
-            ..tiny_duplicating(BugSet::none())
-        },
-        ModelConfig {
-            pre_vote: true,
-            crashes: 2,
-            ..tiny_duplicating(BugSet::none())
-        },
+        pre_vote_crashes(1),
+        pre_vote_crashes(2),
         ModelConfig {
             max_log: 2,
             clients: 1,
@@ -716,18 +715,7 @@ fn dead_envelopes_change_nothing_when_delivered() {
 #[test]
 fn subsumption_explores_a_cover_of_every_reachable_state() {
     let [_, with_put] = two_term_configs();
-    let pre_vote_crash = ModelConfig {
-        pre_vote: true,
-        crashes: 1,
-        ..tiny_duplicating(BugSet::none())
-    };
-    let pre_vote_put = ModelConfig {
-        pre_vote: true,
-        max_log: 2,
-        clients: 1,
-        ..tiny_duplicating(BugSet::none())
-    };
-    for config in [with_put, pre_vote_crash, pre_vote_put] {
+    for config in [with_put, pre_vote_crashes(1), pre_vote_put()] {
         let all = reachable(&config.clone().into_model().expect("valid configuration"));
 
         let mut reduced = config.into_model().expect("valid configuration");
@@ -818,11 +806,7 @@ fn forgetting_settled_ghost_records_keeps_every_verdict() {
         ..tiny_duplicating([Bug::VoteAnyLog].into_iter().collect())
     };
     let [with_crash, _] = two_term_configs();
-    let pre_vote_crash = ModelConfig {
-        pre_vote: true,
-        crashes: 1,
-        ..tiny_duplicating(BugSet::none())
-    };
+    let pre_vote_crash = pre_vote_crashes(1);
     let mut merged = 0usize;
     for (config, breaks_a_property) in [
         (vote_any_log, true),

@@ -19,8 +19,9 @@
 //!    nothing these deliveries changed. A "not leader" answer in `s` stands against the client's
 //!    new requests in `t`, which can simply wait (the argument of
 //!    [`refusals`](crate::raft_model::refusals)).
-//! 3. Properties: only linearizability reads the history. A "not leader" answer records nothing. A reply to the last operation records its return earlier in `t` than in any
-//!    run of `s` that delivers it later, and an earlier return only adds real-time constraints (an
+//! 3. Properties: only linearizability reads the history. A "not leader" answer records nothing. A
+//!    reply to the last operation records its return earlier in `t` than in any run of `s` that
+//!    delivers it later, and an earlier return only adds real-time constraints (an
 //!    operation invoked after a return must come after it): a history with no linearization keeps
 //!    having none when a return moves earlier, and a pending operation may still take effect or not
 //!    in `s`, which its completed form in `t` only narrows. So a violation reachable from `s` is one

@@ -142,20 +142,14 @@ impl RaftModel {
         if !self.client_answers_at_once {
             return state;
         }
-        // Bounded: each delivery consumes an answer, and the requests a retry sends are not answers.
-        loop {
-            let mut progressed = false;
-            for delivery in client_answers::at_once(&self.system, &state) {
-                if let Some(next) = self.raw_step(&state, delivery.clone()) {
-                    state = next;
-                    delivered.push(delivery);
-                    progressed = true;
-                }
-            }
-            if !progressed {
-                return state;
+        // One pass: a delivery sends no answer (a retry sends requests, a finished client nothing).
+        for delivery in client_answers::at_once(&self.system, &state) {
+            if let Some(next) = self.raw_step(&state, delivery.clone()) {
+                state = next;
+                delivered.push(delivery);
             }
         }
+        state
     }
 
     /// Fires the election timeouts that the model takes at once ([`eager_timeouts`]) when the
