@@ -582,10 +582,14 @@ impl RawNode {
         self.reset_election_timer();
     }
 
-    /// Drops leader-only state; pending reads can no longer be confirmed.
+    /// Drops leader-only state; pending reads can no longer be confirmed. `leader_term_durable` is
+    /// read only by a leader and set again when it takes office, so a value kept here could never be
+    /// read and would only tell a former leader apart from a node that never led (for the model
+    /// checker).
     fn leave_leadership(&mut self) {
         self.progress.clear();
         self.transfer_target = None;
+        self.leader_term_durable = false;
         let aborted = self.reads.take_all();
         self.aborted_reads.extend(aborted);
     }

@@ -73,13 +73,19 @@ impl ReadIndexQueue {
             .map(|(context, _)| *context)
     }
 
-    /// Removes every pending read, returning their ids (leadership was lost).
+    /// Removes every pending read, returning their ids (leadership was lost), and numbers read
+    /// rounds from 0 again. Why that is safe: a leader reads the context of answers of its own term
+    /// only, an answer carries a context only when it answers a heartbeat of that same term (a stale
+    /// heartbeat is answered without one, see `answer_stale`), and a node leads at most once per
+    /// term; so a context never outlives the leadership that numbered it, as after a restart. Why it
+    /// matters: a node that once led a read round would otherwise differ for ever from one that never
+    /// did, in a number nothing reads again (the model checker would tell the two states apart).
     pub fn take_all(&mut self) -> Vec<u64> {
         let mut ids = std::mem::take(&mut self.awaiting_commit);
         for round in std::mem::take(&mut self.rounds).into_values() {
             ids.extend(round.request_ids);
         }
-        self.open_context = None;
+        *self = ReadIndexQueue::default();
         ids
     }
 }

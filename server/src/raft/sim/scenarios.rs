@@ -6,6 +6,7 @@
 use super::cluster::Cluster;
 use crate::bugs::{Bug, BugSet};
 use crate::raft::progress::ProgressState;
+use crate::raft::read_index::ReadIndexQueue;
 use crate::raft::safety::Violation;
 use crate::raft::{
     ClusterConfig, Config, Entry, EntryPayload, HardState, InitialState, LogIndex, Message,
@@ -545,6 +546,52 @@ fn a_stale_heartbeat_answer_acknowledges_no_read_of_a_later_leadership() -> Resu
         "node 1 served a read on an acknowledgement given before the read, by a node that has since \
          followed a newer leader"
     );
+    Ok(())
+}
+
+/// A leader that steps down keeps nothing that only a leader reads: it numbers read rounds from 0
+/// again and its term is no longer marked durable, as after a restart. Otherwise a former leader
+/// would differ for ever from a node that never led, in values nothing reads (for the model
+/// checker, states that behave alike but count twice). Leading again, it serves reads as before.
+#[test]
+fn a_leader_that_steps_down_keeps_nothing_only_a_leader_reads() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, paper_config, 23);
+    elect(&mut c, N1)?;
+    c.read_index(N1, 1)?;
+    c.stabilize()?;
+    let served = |c: &Cluster, id: u64| {
+        c.reads_served
+            .iter()
+            .any(|(n, r)| *n == N1 && r.request_id == id)
+    };
+    assert!(served(&c, 1));
+    assert!(c.node(N1).leader_term_durable);
+    assert_ne!(
+        c.node(N1).reads,
+        ReadIndexQueue::default(),
+        "round 0 was numbered"
+    );
+    elect(&mut c, N2)?;
+    assert_eq!(c.node(N1).status().role, Role::Follower);
+    assert_eq!(c.node(N1).reads, ReadIndexQueue::default());
+    assert!(!c.node(N1).leader_term_durable);
+    elect(&mut c, N1)?;
+    assert!(c.node(N1).leader_term_durable, "set again on taking office");
+    c.read_index(N1, 2)?;
+    let contexts: Vec<Option<u64>> = c
+        .outbox
+        .iter()
+        .filter_map(|m| match m.body {
+            MessageBody::Heartbeat { read_context, .. } => Some(read_context),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !contexts.is_empty() && contexts.iter().all(|ctx| *ctx == Some(0)),
+        "{contexts:?}"
+    );
+    c.stabilize()?;
+    assert!(served(&c, 2));
     Ok(())
 }
 
