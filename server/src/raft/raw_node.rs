@@ -561,6 +561,20 @@ impl RawNode {
         self.leader_match_index = LogIndex(0);
     }
 
+    /// Model checking only (the model never reports an unreachable peer): a follower that knows a
+    /// leader counts its own commit index as known to match that leader's log. Why the two states
+    /// behave alike: the model reads `leader_match_index` only to cap how far a leader's commit index
+    /// may move the follower's (`advance_follower_commit`), which never moves it below its own
+    /// commit index, and raises it only to the largest of itself and what a successful append
+    /// matched; so a value at or below the commit index acts as the commit index, now and after any
+    /// step (this is redone after each). And it is true: every committed entry is in the log of
+    /// every later leader (Leader Completeness). Changes no message, role or durable state.
+    pub fn normalize_leader_match(&mut self) {
+        if self.role == Role::Follower && self.leader.is_some() {
+            self.leader_match_index = self.leader_match_index.max(self.hard_state.commit_index);
+        }
+    }
+
     /// Becomes a follower in `term` (moving to a newer term clears the vote) that knows `leader`.
     pub(super) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
         assert!(term >= self.hard_state.term, "terms never go back");

@@ -595,6 +595,73 @@ fn a_leader_that_steps_down_keeps_nothing_only_a_leader_reads() -> Result<(), Vi
     Ok(())
 }
 
+/// `normalize_leader_match` (model checking only) raises what a follower knows to match its leader
+/// to its commit index, and only while it knows a leader; the raised and the unraised follower
+/// answer a heartbeat and an append alike and end alike.
+#[test]
+fn a_follower_counts_its_commit_index_as_matching_its_leader() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, Config::new, 24);
+    elect(&mut c, N1)?;
+    c.fire_heartbeat_timeout(N1)?;
+    c.stabilize()?;
+    // Node 2 gets entry 2 but not its commit.
+    c.propose(N1, b"x".to_vec())?;
+    let appends: Vec<Message> = c
+        .outbox
+        .iter()
+        .filter(|m| m.to == N2 && matches!(m.body, MessageBody::AppendEntries { .. }))
+        .cloned()
+        .collect();
+    c.outbox.clear();
+    for msg in appends {
+        c.deliver(msg)?;
+    }
+    let mut unraised = c.node(N2).clone();
+    assert_eq!(unraised.status().commit_index, LogIndex(1));
+    assert_eq!(unraised.log_entries().len(), 2);
+    // As after learning a leader anew: nothing known to match yet.
+    unraised.leader_match_index = LogIndex(0);
+    let mut raised = unraised.clone();
+    raised.normalize_leader_match();
+    assert_eq!(raised.leader_match_index, LogIndex(1), "the commit index");
+    let mut leaderless = unraised.clone();
+    leaderless.forget_leader();
+    leaderless.normalize_leader_match();
+    assert_eq!(
+        leaderless.leader_match_index,
+        LogIndex(0),
+        "no leader: none"
+    );
+    let mut leader = c.node(N1).clone();
+    let before = leader.clone();
+    leader.normalize_leader_match();
+    assert_eq!(leader, before, "a leader is left as it is");
+    // Entry 2 is not known to match: a heartbeat commits nothing; an append that matches it does.
+    let term = raised.status().term.0;
+    let inputs = [
+        MessageBody::Heartbeat {
+            leader_commit: LogIndex(2),
+            read_context: None,
+        },
+        MessageBody::AppendEntries {
+            prev_log_index: LogIndex(2),
+            prev_log_term: Term(term),
+            entries: vec![],
+            leader_commit: LogIndex(2),
+        },
+    ];
+    for (body, commit) in inputs.into_iter().zip([1, 2]) {
+        unraised.step(message(N1, N2, term, body.clone()));
+        raised.step(message(N1, N2, term, body));
+        assert_eq!(unraised.ready(), raised.ready());
+        raised.normalize_leader_match();
+        unraised.normalize_leader_match();
+        assert_eq!(unraised, raised);
+        assert_eq!(raised.status().commit_index, LogIndex(commit));
+    }
+    Ok(())
+}
+
 /// `normalize_quorum_activity` (model checking only) marks every member heard from once those heard
 /// from form a quorum, and not before; the next check-quorum round decides alike either way.
 #[test]
