@@ -439,7 +439,7 @@ impl ServerActor {
         }
         next.node.normalize_timer_randomness();
         next.node.normalize_quorum_activity();
-        next.node.normalize_leader_match();
+        next.node.normalize_leader_knowledge();
         if next != *old {
             *state = Cow::Owned(ActorState::Server(next));
         }

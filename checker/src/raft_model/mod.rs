@@ -15,10 +15,12 @@
 //! - A leader that has heard from a quorum since its last check-quorum round marks every member heard
 //!   from (`RawNode::normalize_quorum_activity`): the round's outcome is decided either way and
 //!   nothing else reads the flags, so the two states behave alike (the model never changes membership).
-//! - A follower that knows a leader counts its commit index as matching that leader's log
-//!   (`RawNode::normalize_leader_match`): the model reads the matched index only to cap how far a
-//!   leader's commit index may move the follower's, which never moves it below its own (the model
-//!   never reports an unreachable peer, the other reader).
+//! - A follower that knows a leader counts its commit index as matching that leader's log, and
+//!   without pre-vote and check-quorum one that has voted and knows no more than that forgets the
+//!   leader (`RawNode::normalize_leader_knowledge` has the argument): the model reads the matched
+//!   index only to cap how far a leader's commit index may move the follower's, which never moves
+//!   it below its own, and the leader only for a vote not yet cast and for the lease of
+//!   check-quorum (the model never reports an unreachable peer, the other reader).
 //! - Persisting is synchronous with the step (no crash between write and fsync).
 //! - `stale-read` is a shell behaviour: a server with [`Bug::StaleRead`](raftkv::bugs::Bug) answers reads
 //!   at once from its local state machine, whatever its role; clients may send reads to any server.

@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(rows.len(), 2, "{table}");
         // The counts the CI model tests pin (checker/tests/raft_model.rs).
         assert!(
-            rows[0].starts_with("| term 1, log 1, 0 client ops, 0 crashes, classic | 1 | 95 |"),
+            rows[0].starts_with("| term 1, log 1, 0 client ops, 0 crashes, classic | 1 | 75 |"),
             "{table}"
         );
         assert!(

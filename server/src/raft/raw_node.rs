@@ -561,17 +561,32 @@ impl RawNode {
         self.leader_match_index = LogIndex(0);
     }
 
-    /// Model checking only (the model never reports an unreachable peer): a follower that knows a
-    /// leader counts its own commit index as known to match that leader's log. Why the two states
-    /// behave alike: the model reads `leader_match_index` only to cap how far a leader's commit index
-    /// may move the follower's (`advance_follower_commit`), which never moves it below its own
-    /// commit index, and raises it only to the largest of itself and what a successful append
-    /// matched; so a value at or below the commit index acts as the commit index, now and after any
-    /// step (this is redone after each). And it is true: every committed entry is in the log of
-    /// every later leader (Leader Completeness). Changes no message, role or durable state.
-    pub fn normalize_leader_match(&mut self) {
-        if self.role == Role::Follower && self.leader.is_some() {
-            self.leader_match_index = self.leader_match_index.max(self.hard_state.commit_index);
+    /// Model checking only (the model never reports an unreachable peer and never asks a node for
+    /// its leader): normalizes what a follower knows of its leader, so that states that behave alike
+    /// hash alike. Changes no message, role or durable state.
+    /// - It counts its commit index as known to match the leader's log. The model reads
+    ///   `leader_match_index` only to cap how far a leader's commit index may move the follower's
+    ///   (`advance_follower_commit`), which never moves it below its own, and raises it only to the
+    ///   largest of itself and what a successful append matched; so a value at or below the commit
+    ///   index acts as the commit index, now and after any step (this is redone after each). It is
+    ///   also true: every committed entry is in the log of every later leader (Leader Completeness).
+    /// - Without check-quorum and pre-vote, a follower that has voted in its term and knows nothing
+    ///   beyond its commit index to match the leader forgets the leader. The leader is then read
+    ///   only when the follower votes (a vote already cast decides alone) and when it learns a leader
+    ///   (which starts the matched index from 0, and the commit index stands for it either way);
+    ///   the lease of check-quorum, the other reader, is off.
+    pub fn normalize_leader_knowledge(&mut self) {
+        if self.role != Role::Follower || self.leader.is_none() {
+            return;
+        }
+        let commit_index = self.hard_state.commit_index;
+        self.leader_match_index = self.leader_match_index.max(commit_index);
+        let nothing_reads_it = !self.config.check_quorum
+            && !self.config.pre_vote
+            && self.hard_state.voted_for.is_some()
+            && self.leader_match_index == commit_index;
+        if nothing_reads_it {
+            self.forget_leader();
         }
     }
 

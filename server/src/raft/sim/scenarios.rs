@@ -595,7 +595,7 @@ fn a_leader_that_steps_down_keeps_nothing_only_a_leader_reads() -> Result<(), Vi
     Ok(())
 }
 
-/// `normalize_leader_match` (model checking only) raises what a follower knows to match its leader
+/// `normalize_leader_knowledge` (model checking only) raises what a follower knows to match its leader
 /// to its commit index, and only while it knows a leader; the raised and the unraised follower
 /// answer a heartbeat and an append alike and end alike.
 #[test]
@@ -622,11 +622,11 @@ fn a_follower_counts_its_commit_index_as_matching_its_leader() -> Result<(), Vio
     // As after learning a leader anew: nothing known to match yet.
     unraised.leader_match_index = LogIndex(0);
     let mut raised = unraised.clone();
-    raised.normalize_leader_match();
+    raised.normalize_leader_knowledge();
     assert_eq!(raised.leader_match_index, LogIndex(1), "the commit index");
     let mut leaderless = unraised.clone();
     leaderless.forget_leader();
-    leaderless.normalize_leader_match();
+    leaderless.normalize_leader_knowledge();
     assert_eq!(
         leaderless.leader_match_index,
         LogIndex(0),
@@ -634,7 +634,7 @@ fn a_follower_counts_its_commit_index_as_matching_its_leader() -> Result<(), Vio
     );
     let mut leader = c.node(N1).clone();
     let before = leader.clone();
-    leader.normalize_leader_match();
+    leader.normalize_leader_knowledge();
     assert_eq!(leader, before, "a leader is left as it is");
     // Entry 2 is not known to match: a heartbeat commits nothing; an append that matches it does.
     let term = raised.status().term.0;
@@ -654,11 +654,87 @@ fn a_follower_counts_its_commit_index_as_matching_its_leader() -> Result<(), Vio
         unraised.step(message(N1, N2, term, body.clone()));
         raised.step(message(N1, N2, term, body));
         assert_eq!(unraised.ready(), raised.ready());
-        raised.normalize_leader_match();
-        unraised.normalize_leader_match();
+        raised.normalize_leader_knowledge();
+        unraised.normalize_leader_knowledge();
         assert_eq!(unraised, raised);
         assert_eq!(raised.status().commit_index, LogIndex(commit));
     }
+    Ok(())
+}
+
+/// Without pre-vote and check-quorum, `normalize_leader_knowledge` (model checking only) makes a
+/// follower that has voted and knows no more than its commit index to match its leader forget the
+/// leader, and keeps it otherwise. The follower that forgot and the one that did not answer an
+/// append beyond the commit index, a heartbeat that commits it and a vote request alike and end
+/// alike; a follower that has not voted keeps its leader, since it may vote only while it knows none.
+#[test]
+fn a_follower_that_voted_forgets_a_leader_it_knows_nothing_more_of() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, paper_config, 25);
+    elect(&mut c, N1)?;
+    c.fire_heartbeat_timeout(N1)?;
+    c.stabilize()?;
+    let mut kept = c.node(N2).clone();
+    assert_eq!(kept.hard_state().voted_for, Some(N1));
+    assert_eq!(kept.leader_match_index, kept.status().commit_index);
+    let mut forgot = kept.clone();
+    forgot.normalize_leader_knowledge();
+    assert_eq!(forgot.leader, None);
+    let mut not_voted = kept.clone();
+    not_voted.hard_state.voted_for = None;
+    not_voted.normalize_leader_knowledge();
+    assert_eq!(
+        not_voted.leader,
+        Some(N1),
+        "it may vote only while it knows no leader"
+    );
+    let term = kept.status().term.0;
+    let inputs = [
+        message(
+            N1,
+            N2,
+            term,
+            MessageBody::AppendEntries {
+                prev_log_index: LogIndex(1),
+                prev_log_term: Term(term),
+                entries: vec![Entry {
+                    term: Term(term),
+                    index: LogIndex(2),
+                    payload: EntryPayload::Noop,
+                }],
+                leader_commit: LogIndex(1),
+            },
+        ),
+        message(
+            N1,
+            N2,
+            term,
+            MessageBody::Heartbeat {
+                leader_commit: LogIndex(2),
+                read_context: None,
+            },
+        ),
+        message(
+            N3,
+            N2,
+            term,
+            MessageBody::RequestVote {
+                last_log_index: LogIndex(2),
+                last_log_term: Term(term),
+                leadership_transfer: false,
+            },
+        ),
+    ];
+    // After the append it knows entry 2 matches (more than its commit index): it keeps the leader.
+    for (msg, leader) in inputs.into_iter().zip([Some(N1), None, None]) {
+        kept.step(msg.clone());
+        forgot.step(msg);
+        assert_eq!(kept.ready(), forgot.ready());
+        forgot.normalize_leader_knowledge();
+        assert_eq!(forgot.leader, leader);
+        kept.normalize_leader_knowledge();
+        assert_eq!(kept, forgot);
+    }
+    assert_eq!(forgot.status().commit_index, LogIndex(2));
     Ok(())
 }
 
