@@ -81,11 +81,11 @@ impl ReadIndexQueue {
     /// matters: a node that once led a read round would otherwise differ for ever from one that never
     /// did, in a number nothing reads again (the model checker would tell the two states apart).
     pub fn take_all(&mut self) -> Vec<u64> {
-        let mut ids = std::mem::take(&mut self.awaiting_commit);
-        for round in std::mem::take(&mut self.rounds).into_values() {
+        let queue = std::mem::take(self);
+        let mut ids = queue.awaiting_commit;
+        for round in queue.rounds.into_values() {
             ids.extend(round.request_ids);
         }
-        *self = ReadIndexQueue::default();
         ids
     }
 }

@@ -595,6 +595,17 @@ fn a_leader_that_steps_down_keeps_nothing_only_a_leader_reads() -> Result<(), Vi
     Ok(())
 }
 
+/// Steps two copies of a node that the model holds for one state (`normalize_leader_knowledge`) with
+/// `msg`, asserts they hand out the same `Ready` and are equal once both are normalized again.
+fn step_alike(a: &mut RawNode, b: &mut RawNode, msg: Message) {
+    a.step(msg.clone());
+    b.step(msg);
+    assert_eq!(a.ready(), b.ready());
+    a.normalize_leader_knowledge();
+    b.normalize_leader_knowledge();
+    assert_eq!(a, b);
+}
+
 /// `normalize_leader_knowledge` (model checking only) raises what a follower knows to match its leader
 /// to its commit index, and only while it knows a leader; the raised and the unraised follower
 /// answer a heartbeat and an append alike and end alike.
@@ -651,12 +662,7 @@ fn a_follower_counts_its_commit_index_as_matching_its_leader() -> Result<(), Vio
         },
     ];
     for (body, commit) in inputs.into_iter().zip([1, 2]) {
-        unraised.step(message(N1, N2, term, body.clone()));
-        raised.step(message(N1, N2, term, body));
-        assert_eq!(unraised.ready(), raised.ready());
-        raised.normalize_leader_knowledge();
-        unraised.normalize_leader_knowledge();
-        assert_eq!(unraised, raised);
+        step_alike(&mut unraised, &mut raised, message(N1, N2, term, body));
         assert_eq!(raised.status().commit_index, LogIndex(commit));
     }
     Ok(())
@@ -726,13 +732,8 @@ fn a_follower_that_voted_forgets_a_leader_it_knows_nothing_more_of() -> Result<(
     ];
     // After the append it knows entry 2 matches (more than its commit index): it keeps the leader.
     for (msg, leader) in inputs.into_iter().zip([Some(N1), None, None]) {
-        kept.step(msg.clone());
-        forgot.step(msg);
-        assert_eq!(kept.ready(), forgot.ready());
-        forgot.normalize_leader_knowledge();
+        step_alike(&mut kept, &mut forgot, msg);
         assert_eq!(forgot.leader, leader);
-        kept.normalize_leader_knowledge();
-        assert_eq!(kept, forgot);
     }
     assert_eq!(forgot.status().commit_index, LogIndex(2));
     Ok(())
