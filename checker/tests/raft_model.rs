@@ -223,8 +223,10 @@ fn two_terms_two_entries_and_a_crash_are_exhausted_on_the_duplicating_network() 
     // down forgot that its term was durable (`RawNode::leave_leadership`), a flag only a leader
     // reads and that would tell a former leader apart from a server that never led; 10,110 before a
     // follower counted its commit index as matching its leader, 9,626 before one that voted forgot
-    // a leader it knew no more of (both `RawNode::normalize_leader_knowledge`).
-    assert_exhausted_safe(&config, 6_269);
+    // a leader it knew no more of (both `RawNode::normalize_leader_knowledge`); 6,269 before
+    // classic Raft stopped answering requests of an older term but pre-votes (`RawNode::answer_stale`,
+    // as etcd: a stale append, heartbeat or vote request is then dead at once).
+    assert_exhausted_safe(&config, 5_155);
 }
 
 /// A client's put and then read, on the default network with every interleaving of the servers'
@@ -925,12 +927,15 @@ fn walk_seed() -> u64 {
         .unwrap_or(FIGURE_8_SEED)
 }
 
-/// A seed whose walks reach the Figure 8 interleaving after 1,528,162 states (about 18 s in release).
+/// A seed whose walks reach the Figure 8 interleaving after 978,917 states (about 15 s in release).
 /// Random walks are a pure function of the seed and the model, so a change to the model's steps moves
 /// the hit: after session 4 (leaders no longer track activity without check-quorum) 1 of 56 seeds
 /// hit within 15 s of release walking; after session 7 (leaders no longer count heartbeat answers)
-/// seed 32 stopped hitting within 2 M states, and of seeds 1-7 only 7 did.
-const FIGURE_8_SEED: u64 = 7;
+/// seed 32 stopped hitting within 2 M states, and of seeds 1-7 only 7 did. After session 13
+/// (classic Raft stopped answering stale requests but pre-votes) none of seeds 1-11 hit within 2 M
+/// states on the non-duplicating network; the walks moved to the duplicating network, where seed 1
+/// hits (seeds 2 and 3 do not within 2 M states).
+const FIGURE_8_SEED: u64 = 1;
 
 #[test]
 fn commit_old_term_breaks_leader_completeness() {
@@ -939,7 +944,7 @@ fn commit_old_term_breaks_leader_completeness() {
     // brings s3 the t1 entry and counts it committed (the bug); s2 then wins t4 with s3's vote and
     // lacks it. One entry per append is a real core setting (`max_entries_per_append`): with batching,
     // the t1 entry only travels with the t3 no-op that makes counting it correct.
-    let mut config = tiny([Bug::CommitOldTerm].into_iter().collect());
+    let mut config = tiny_duplicating([Bug::CommitOldTerm].into_iter().collect());
     config.max_term = 4;
     config.max_log = 2;
     config.entries_per_append = Some(1);

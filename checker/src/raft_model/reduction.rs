@@ -9,9 +9,10 @@
 //! stays dead: nothing reachable from a state depends on it, the properties do not read it (they read
 //! no messages), and the boundary ignores it. Two states that differ only in dead envelopes thus have
 //! the same futures and the same verdicts.
-//! - A Raft message other than a request that the core answers when stale (AppendEntries, Heartbeat,
-//!   PreVote, RequestVote) whose term is below the receiver's current term: `RawNode::step` drops it
-//!   without a state change (`answer_stale` only answers those four requests). Terms never decrease,
+//! - A Raft message other than a request that the core answers when stale (PreVote always;
+//!   AppendEntries and Heartbeat when the receiver runs pre-vote or check-quorum) whose term is below
+//!   the receiver's current term: `RawNode::step` drops it without a state change (`answer_stale`
+//!   answers only those; a stale RequestVote is ignored, as in etcd). Terms never decrease,
 //!   also across a crash (the term is persisted with every step). A granted pre-vote answer is also dead
 //!   when its term is not above the receiver's: it only counts for a round in the term after the
 //!   receiver's current one.
@@ -21,22 +22,22 @@
 //!   only as the leader, and a server of term `t` that is not a candidate (or is below leadership)
 //!   never becomes one in `t`: a candidacy moves to term `t + 1`, and a restart comes back as a
 //!   follower of the term it had.
-//! - A stale request (AppendEntries, Heartbeat, RequestVote) whose sender is at the model's term
-//!   bound and can never read its answer: the answer carries the receiver's term, which cannot pass
-//!   the bound, so it is of the sender's term or older, and the sender, below leadership (appends,
-//!   heartbeats) or not a candidate (votes), never becomes one within the bound (a candidacy moves
-//!   past it). The delivery only sends that answer, which is dead by the rule above, so the state is
+//! - A stale request (AppendEntries, Heartbeat) whose sender is at the model's term bound and can
+//!   never read its answer: the answer carries the receiver's term, which cannot pass the bound, so
+//!   it is of the sender's term or older, and the sender, below leadership, never becomes a leader
+//!   within the bound (a candidacy moves past it). The delivery only sends that answer, which is dead by the rule above, so the state is
 //!   the same up to dead envelopes. This is a reduction within the bounds, like the bounds themselves.
 //! - A reply to a client for an operation before its current one, or to a client whose script is done:
 //!   the client ignores it and its sequence number never goes back.
 //!
 //! Stale requests are one message per answer (duplicating network only). A request whose term is
-//! below its receiver's (AppendEntries, Heartbeat, PreVote, RequestVote), or a pre-vote for the
-//! receiver's own term (which the core never grants, [`answered_as_stale`]), stays so forever, and the
-//! core answers it without a state change by a message that depends only on the request's kind, its
-//! sender and receiver, the receiver's term at delivery and, for AppendEntries, `prev_log_index`
-//! (`RawNode::answer_stale`). Two stale requests that agree on those are interchangeable now and
-//! later, so [`canonical`] replaces each by one stand-in (term 0, every other field zero), and the
+//! below its receiver's (AppendEntries, Heartbeat, PreVote), or a pre-vote for the receiver's own term
+//! (which the core never grants, [`answered_as_stale`]), stays so forever, and the core answers it
+//! without a state change by a message that depends only on the request's sender and receiver, the
+//! receiver's term at delivery and whether it is a pre-vote (an append and a heartbeat get the same
+//! answer, `RawNode::answer_stale`). Two stale requests that agree on those are interchangeable now
+//! and later, so [`canonical`] replaces each by one stand-in (a heartbeat or a pre-vote of term 0,
+//! every other field zero), and the
 //! symmetry representative holds the set of stand-ins. On the duplicating network a delivered message
 //! stays in flight, so only which classes are present matters, not how many members they have (on the
 //! other networks each delivery consumes a copy, and messages are left as they are). What the stale
@@ -78,11 +79,16 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
             let never_candidate = down || server.role() != Role::Candidate;
             let never_leader = down || matches!(server.role(), Role::Follower | Role::PreCandidate);
             match &m.body {
-                // Requests are answered, even when stale; see `answer_is_dead_at_bound`.
+                // Stale appends and heartbeats are answered only under pre-vote or check-quorum,
+                // stale pre-votes always (see `answer_is_dead_at_bound`), stale vote requests never.
+                MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. }
+                    if !answers_stale_leaders(server) =>
+                {
+                    m.term < term
+                }
                 MessageBody::AppendEntries { .. }
                 | MessageBody::Heartbeat { .. }
-                | MessageBody::PreVote { .. }
-                | MessageBody::RequestVote { .. } => {
+                | MessageBody::PreVote { .. } => {
                     m.term < term
                         && matches!(sender, Some(ActorState::Server(s)) if answer_is_dead_at_bound(s, m))
                 }
@@ -102,6 +108,13 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
         }
         _ => false,
     }
+}
+
+/// Whether `server` answers an append or heartbeat of an older term (`RawNode::answer_stale`): only
+/// with check-quorum or pre-vote on, under which a stale leader may learn the newer term in no other way.
+fn answers_stale_leaders(server: &ServerState) -> bool {
+    let config = server.node.config();
+    config.check_quorum || config.pre_vote
 }
 
 /// The message that stands for `msg` to `dst` in the symmetry representative on the duplicating
@@ -183,24 +196,16 @@ pub fn answered_as_stale(receiver_term: Term, m: &Message) -> bool {
 /// The body of the stand-in for a stale request: only what its stale answer reads is kept.
 fn stand_in(m: &Message) -> Option<MessageBody> {
     Some(match &m.body {
-        MessageBody::AppendEntries { prev_log_index, .. } => MessageBody::AppendEntries {
-            prev_log_index: *prev_log_index,
-            prev_log_term: Term(0),
-            entries: Vec::new(),
-            leader_commit: LogIndex(0),
-        },
-        MessageBody::Heartbeat { .. } => MessageBody::Heartbeat {
-            leader_commit: LogIndex(0),
-            read_context: None,
-        },
+        // Both get the same stale answer (an empty heartbeat answer of the receiver's term).
+        MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. } => {
+            MessageBody::Heartbeat {
+                leader_commit: LogIndex(0),
+                read_context: None,
+            }
+        }
         MessageBody::PreVote { .. } => MessageBody::PreVote {
             last_log_index: LogIndex(0),
             last_log_term: Term(0),
-        },
-        MessageBody::RequestVote { .. } => MessageBody::RequestVote {
-            last_log_index: LogIndex(0),
-            last_log_term: Term(0),
-            leadership_transfer: false,
         },
         _ => return None,
     })
@@ -209,20 +214,16 @@ fn stand_in(m: &Message) -> Option<MessageBody> {
 /// Whether the stale answer to request `m` is dead at its sender, whatever the receiver's term
 /// when it answers: the sender is at the term bound, so every answer has a term at most its own
 /// (the receiver's term cannot pass the bound either), and it can never read one of its own term:
-/// it is no candidate (vote answers) or below leadership (append and heartbeat answers), and
-/// within the bound it never becomes one again (a candidacy moves past the bound). A stale pre-vote
-/// is left alive: its rejection counts in a pre-vote round of the sender's own term.
+/// it is below leadership, and within the bound it never becomes a leader (a candidacy moves past
+/// the bound). A stale pre-vote is left alive: its rejection counts in a pre-vote round of the
+/// sender's own term.
 fn answer_is_dead_at_bound(sender: &ServerState, m: &Message) -> bool {
-    if sender.term() < sender.term_bound {
-        return false;
-    }
-    match m.body {
-        MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. } => {
-            matches!(sender.role(), Role::Follower | Role::PreCandidate)
-        }
-        MessageBody::RequestVote { .. } => sender.role() != Role::Candidate,
-        _ => false,
-    }
+    sender.term() >= sender.term_bound
+        && matches!(
+            m.body,
+            MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. }
+        )
+        && matches!(sender.role(), Role::Follower | Role::PreCandidate)
 }
 
 /// Whether an owned envelope is dead given the actors' states (see [`is_dead`]).
@@ -285,10 +286,21 @@ mod tests {
                 read_context: Some(1),
             },
             MessageBody::TimeoutNow,
+            MessageBody::RequestVote {
+                last_log_index: LogIndex(5),
+                last_log_term: Term(2),
+                leadership_transfer: true,
+            },
         ];
-        // Delivers `body` of `term` from node 2 to a follower in term 3 and asserts nothing happens.
-        let assert_no_effect = |term: u64, body: MessageBody| {
-            let mut node = node_in_term(3);
+        // Delivers `body` of `term` from node 2 to a follower in term 3 (classic Raft: without
+        // pre-vote and check-quorum) and asserts nothing happens.
+        let assert_no_effect_at = |classic: bool, term: u64, body: MessageBody| {
+            let mut config = Config::new(NodeId(1));
+            if classic {
+                config.pre_vote = false;
+                config.check_quorum = false;
+            }
+            let mut node = RawNode::new(config, initial_in_term(3), 0).expect("valid node");
             let before = node.clone();
             node.step(Message {
                 from: NodeId(2),
@@ -299,8 +311,26 @@ mod tests {
             assert_eq!(node, before, "{body:?} of term {term} changed the core");
             assert!(!node.has_ready(), "{body:?} of term {term} produced output");
         };
+        let assert_no_effect =
+            |term: u64, body: MessageBody| assert_no_effect_at(false, term, body);
         for body in bodies {
             assert_no_effect(2, body);
+        }
+        // Classic Raft does not answer a stale leader either.
+        let leader_requests = [
+            MessageBody::AppendEntries {
+                prev_log_index: LogIndex(1),
+                prev_log_term: Term(1),
+                entries: Vec::new(),
+                leader_commit: LogIndex(1),
+            },
+            MessageBody::Heartbeat {
+                leader_commit: LogIndex(1),
+                read_context: Some(2),
+            },
+        ];
+        for body in leader_requests {
+            assert_no_effect_at(true, 2, body);
         }
         // A granted pre-vote answer for the receiver's own term is not for its next round.
         assert_no_effect(3, MessageBody::PreVoteResponse { granted: true });
@@ -346,9 +376,10 @@ mod tests {
     }
 
     /// A request is answered as stale exactly when the real core answers it like its stand-in and
-    /// keeps its state: for every request kind, whatever the request's term (below, at or above the
-    /// receiver's), log position, entries, commit index or read context. Below the receiver's term
-    /// every kind is; at it, only a pre-vote.
+    /// keeps its state: for every request kind answered when stale (a stale vote request is not, see
+    /// the test above), whatever the request's term (below, at or above the receiver's), log
+    /// position, entries, commit index or read context. Below the receiver's term every such kind
+    /// is; at it, only a pre-vote. An append and a heartbeat share a stand-in, so they get one answer.
     #[test]
     fn a_stale_request_and_its_stand_in_get_the_same_answer() {
         let entry = |term, index| Entry {
@@ -376,11 +407,6 @@ mod tests {
             MessageBody::PreVote {
                 last_log_index: LogIndex(2),
                 last_log_term: Term(2),
-            },
-            MessageBody::RequestVote {
-                last_log_index: LogIndex(5),
-                last_log_term: Term(1),
-                leadership_transfer: true,
             },
         ];
         let mut same_term_pre_votes = 0;

@@ -47,19 +47,23 @@ impl RawNode {
     /// steps down, a stale pre-candidate stops).
     fn answer_stale(&mut self, msg: Message) {
         let body = match msg.body {
-            MessageBody::AppendEntries { prev_log_index, .. } => {
-                MessageBody::AppendEntriesResponse {
-                    success: false,
-                    match_index: prev_log_index,
-                    conflict: None,
-                }
+            // One answer for both (as etcd's empty MsgAppResp): it carries the newer term and nothing
+            // else. A leader of that term (the sender, elected again) reads it as a heartbeat answer
+            // without a read round: the member is alive; it learns nothing about the member's log, so
+            // its progress is not moved (an answer echoing the stale append's index would send it
+            // probing back for nothing). No read context: the answer is given in a newer term than
+            // the request's, so it must not acknowledge any read round. Contexts restart at 0 when a
+            // node restarts, and an echoed one could count as an ack of a later leadership's round of
+            // the same number.
+            MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. }
+                if self.config.check_quorum || self.config.pre_vote =>
+            {
+                MessageBody::HeartbeatResponse { read_context: None }
             }
-            // No read context: the answer is given in a newer term than the heartbeat's, so it must
-            // not acknowledge any read round. Contexts restart at 0 when a node restarts, and an echoed
-            // one could count as an ack of a later leadership's round of the same number.
-            MessageBody::Heartbeat { .. } => MessageBody::HeartbeatResponse { read_context: None },
             MessageBody::PreVote { .. } => MessageBody::PreVoteResponse { granted: false },
-            MessageBody::RequestVote { .. } => MessageBody::RequestVoteResponse { granted: false },
+            // A vote request from an older term is ignored, as etcd does: its candidate learns the
+            // newer term from a later request of its own (a pre-vote, or a vote request once it runs
+            // again) or from a message of the newer term, and no answer of ours is needed for that.
             _ => return,
         };
         self.send(msg.from, body, true);

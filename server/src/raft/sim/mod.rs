@@ -11,3 +11,4 @@ pub mod network;
 pub mod random;
 mod scenarios;
 mod snapshot_scenarios;
+mod stale_scenarios;

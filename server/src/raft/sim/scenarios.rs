@@ -22,7 +22,7 @@ const N4: NodeId = NodeId(4);
 const N5: NodeId = NodeId(5);
 
 /// The paper's protocol without the thesis extensions (pre-vote, check-quorum, lease).
-fn paper_config(id: NodeId) -> Config {
+pub(super) fn paper_config(id: NodeId) -> Config {
     Config {
         pre_vote: false,
         check_quorum: false,
@@ -68,14 +68,14 @@ fn among(ids: &'static [NodeId]) -> impl Fn(&Message) -> bool {
 }
 
 /// Elects `id` by firing its election timeout and delivering everything.
-fn elect(cluster: &mut Cluster, id: NodeId) -> Result<(), Violation> {
+pub(super) fn elect(cluster: &mut Cluster, id: NodeId) -> Result<(), Violation> {
     cluster.fire_election_timeout(id)?;
     cluster.stabilize()?;
     assert_eq!(cluster.leader(), Some(id), "{id} should have won");
     Ok(())
 }
 
-fn message(from: NodeId, to: NodeId, term: u64, body: MessageBody) -> Message {
+pub(super) fn message(from: NodeId, to: NodeId, term: u64, body: MessageBody) -> Message {
     Message {
         from,
         to,
