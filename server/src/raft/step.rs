@@ -4,7 +4,8 @@
 //!
 //! Guarantees: a message with a newer term makes the node adopt that term before anything else, except
 //! pre-votes (which never change terms) and vote requests ignored under a live leader's lease; a message
-//! with an older term never changes state, but requests get an answer carrying the newer term.
+//! with an older term never changes state; a pre-vote, and under pre-vote or check-quorum an append or
+//! heartbeat, gets an answer carrying the newer term (as in etcd; `answer_stale`).
 
 use crate::raft::raw_node::RawNode;
 use crate::raft::types::{Message, MessageBody, Role};
@@ -61,9 +62,11 @@ impl RawNode {
                 MessageBody::HeartbeatResponse { read_context: None }
             }
             MessageBody::PreVote { .. } => MessageBody::PreVoteResponse { granted: false },
-            // A vote request from an older term is ignored, as etcd does: its candidate learns the
-            // newer term from a later request of its own (a pre-vote, or a vote request once it runs
-            // again) or from a message of the newer term, and no answer of ours is needed for that.
+            // Everything else is ignored, as etcd does. A stale candidate learns the newer term from
+            // a message of that term (its leader and candidates reach every server) or, under
+            // pre-vote, from the answer to its next pre-vote. Without pre-vote and check-quorum a
+            // stale leader learns it the same way; under check-quorum it may not (a server in a
+            // lease ignores newer vote requests), so its appends and heartbeats are answered.
             _ => return,
         };
         self.send(msg.from, body, true);
