@@ -25,8 +25,9 @@
 //! - A stale request (AppendEntries, Heartbeat) whose sender is at the model's term bound and can
 //!   never read its answer: the answer carries the receiver's term, which cannot pass the bound, so
 //!   it is of the sender's term or older, and the sender, below leadership, never becomes a leader
-//!   within the bound (a candidacy moves past it). The delivery only sends that answer, which is dead by the rule above, so the state is
-//!   the same up to dead envelopes. This is a reduction within the bounds, like the bounds themselves.
+//!   within the bound (a candidacy moves past it). The delivery only sends that answer, which is
+//!   dead by the rule above, so the state is the same up to dead envelopes. This is a reduction
+//!   within the bounds, like the bounds themselves.
 //! - A reply to a client for an operation before its current one, or to a client whose script is done:
 //!   the client ignores it and its sequence number never goes back.
 //!
@@ -37,10 +38,10 @@
 //! receiver's term at delivery and whether it is a pre-vote (an append and a heartbeat get the same
 //! answer, `RawNode::answer_stale`). Two stale requests that agree on those are interchangeable now
 //! and later, so [`canonical`] replaces each by one stand-in (a heartbeat or a pre-vote of term 0,
-//! every other field zero), and the
-//! symmetry representative holds the set of stand-ins. On the duplicating network a delivered message
-//! stays in flight, so only which classes are present matters, not how many members they have (on the
-//! other networks each delivery consumes a copy, and messages are left as they are). What the stale
+//! every other field zero), and the symmetry representative holds the set of stand-ins. On the
+//! duplicating network a delivered message stays in flight, so only which classes are present
+//! matters, not how many members they have (on the other networks each delivery consumes a copy, and
+//! messages are left as they are). What the stale
 //! requests no longer tell apart (which terms their senders led) the properties read from the ghost
 //! state instead (Election Safety).
 //!
@@ -111,7 +112,8 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
 }
 
 /// Whether `server` answers an append or heartbeat of an older term (`RawNode::answer_stale`): only
-/// with check-quorum or pre-vote on, under which a stale leader may learn the newer term in no other way.
+/// with check-quorum or pre-vote on, under which a stale leader may learn the newer term in no other
+/// way.
 fn answers_stale_leaders(server: &ServerState) -> bool {
     let config = server.node.config();
     config.check_quorum || config.pre_vote
