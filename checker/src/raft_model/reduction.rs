@@ -11,9 +11,9 @@
 //! the same futures and the same verdicts.
 //! - A Raft message other than a request that the core answers when stale (PreVote always;
 //!   AppendEntries and Heartbeat when the receiver runs pre-vote or check-quorum) whose term is below
-//!   the receiver's current term: `RawNode::step` drops it without a state change (`answer_stale`
-//!   answers only those; a stale RequestVote is ignored, as in etcd). Terms never decrease,
-//!   also across a crash (the term is persisted with every step). A granted pre-vote answer is also dead
+//!   the receiver's current term: `RawNode::step` drops it without a state change
+//!   (`RawNode::stale_answer` answers only those; a stale RequestVote is ignored, as in etcd). Terms
+//!   never decrease, also across a crash (the term is persisted with every step). A granted pre-vote answer is also dead
 //!   when its term is not above the receiver's: it only counts for a round in the term after the
 //!   receiver's current one.
 //! - An answer of the receiver's own term that it can never read: a vote answer at a server that is
@@ -36,7 +36,7 @@
 //! (which the core never grants, [`answered_as_stale`]), stays so forever, and the core answers it
 //! without a state change by a message that depends only on the request's sender and receiver, the
 //! receiver's term at delivery and whether it is a pre-vote (an append and a heartbeat get the same
-//! answer, `RawNode::answer_stale`). Two stale requests that agree on those are interchangeable now
+//! answer, `RawNode::stale_answer`). Two stale requests that agree on those are interchangeable now
 //! and later, so [`canonical`] replaces each by one stand-in (a heartbeat or a pre-vote of term 0,
 //! every other field zero), and the symmetry representative holds the set of stand-ins. On the
 //! duplicating network a delivered message stays in flight, so only which classes are present
@@ -80,18 +80,15 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
             let never_candidate = down || server.role() != Role::Candidate;
             let never_leader = down || matches!(server.role(), Role::Follower | Role::PreCandidate);
             match &m.body {
-                // Stale appends and heartbeats are answered only under pre-vote or check-quorum,
-                // stale pre-votes always (see `answer_is_dead_at_bound`), stale vote requests never.
-                MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. }
-                    if !answers_stale_leaders(server) =>
-                {
-                    m.term < term
-                }
+                // A stale request is dead if the core leaves it unanswered (`RawNode::stale_answer`)
+                // or its answer is dead at its sender (`answer_is_dead_at_bound`).
                 MessageBody::AppendEntries { .. }
                 | MessageBody::Heartbeat { .. }
-                | MessageBody::PreVote { .. } => {
+                | MessageBody::PreVote { .. }
+                | MessageBody::RequestVote { .. } => {
                     m.term < term
-                        && matches!(sender, Some(ActorState::Server(s)) if answer_is_dead_at_bound(s, m))
+                        && (server.node.stale_answer(&m.body).is_none()
+                            || matches!(sender, Some(ActorState::Server(s)) if answer_is_dead_at_bound(s, m)))
                 }
                 MessageBody::PreVoteResponse { granted: true } => m.term <= term,
                 MessageBody::RequestVoteResponse { .. } => {
@@ -109,14 +106,6 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
         }
         _ => false,
     }
-}
-
-/// Whether `server` answers an append or heartbeat of an older term (`RawNode::answer_stale`): only
-/// with check-quorum or pre-vote on, under which a stale leader may learn the newer term in no other
-/// way.
-fn answers_stale_leaders(server: &ServerState) -> bool {
-    let config = server.node.config();
-    config.check_quorum || config.pre_vote
 }
 
 /// The message that stands for `msg` to `dst` in the symmetry representative on the duplicating
@@ -189,7 +178,7 @@ fn commit_is_moot(receiver: &ServerState, m: &Message) -> bool {
 /// Whether a receiver in `receiver_term` answers request `m` as it answers a stale one, now and at
 /// every later term: `m` is below that term, or it is a pre-vote for that term. The core grants a
 /// pre-vote only for a term above the receiver's (`RawNode::handle_pre_vote`); otherwise it answers
-/// by a rejection in its own term and changes nothing, the same message `answer_stale` sends.
+/// by a rejection in its own term and changes nothing, the same message `RawNode::stale_answer` gives.
 pub fn answered_as_stale(receiver_term: Term, m: &Message) -> bool {
     m.term < receiver_term
         || (m.term == receiver_term && matches!(m.body, MessageBody::PreVote { .. }))

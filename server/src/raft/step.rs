@@ -5,7 +5,7 @@
 //! Guarantees: a message with a newer term makes the node adopt that term before anything else, except
 //! pre-votes (which never change terms) and vote requests ignored under a live leader's lease; a message
 //! with an older term never changes state; a pre-vote, and under pre-vote or check-quorum an append or
-//! heartbeat, gets an answer carrying the newer term (as in etcd; `answer_stale`).
+//! heartbeat, gets an answer carrying the newer term (as in etcd; `stale_answer`).
 
 use crate::raft::raw_node::RawNode;
 use crate::raft::types::{Message, MessageBody, Role};
@@ -47,7 +47,16 @@ impl RawNode {
     /// Answers a request from an older term so that its sender learns the current term (a stale leader
     /// steps down, a stale pre-candidate stops).
     fn answer_stale(&mut self, msg: Message) {
-        let body = match msg.body {
+        if let Some(body) = self.stale_answer(&msg.body) {
+            self.send(msg.from, body, true);
+        }
+    }
+
+    /// What this node answers to `request` when it comes from an older term (as etcd answers): None
+    /// for no answer. The answer carries this node's term and depends on nothing else of its state
+    /// (the model checker reads this to know which stale requests are dead).
+    pub fn stale_answer(&self, request: &MessageBody) -> Option<MessageBody> {
+        match request {
             // One answer for both (as etcd's empty MsgAppResp): it carries the newer term and nothing
             // else. A leader of that term (the sender, elected again) reads it as a heartbeat answer
             // without a read round: the member is alive; it learns nothing about the member's log, so
@@ -59,17 +68,16 @@ impl RawNode {
             MessageBody::AppendEntries { .. } | MessageBody::Heartbeat { .. }
                 if self.config.check_quorum || self.config.pre_vote =>
             {
-                MessageBody::HeartbeatResponse { read_context: None }
+                Some(MessageBody::HeartbeatResponse { read_context: None })
             }
-            MessageBody::PreVote { .. } => MessageBody::PreVoteResponse { granted: false },
+            MessageBody::PreVote { .. } => Some(MessageBody::PreVoteResponse { granted: false }),
             // Everything else is ignored, as etcd does. A stale candidate learns the newer term from
             // a message of that term (its leader and candidates reach every server) or, under
             // pre-vote, from the answer to its next pre-vote. Without pre-vote and check-quorum a
             // stale leader learns it the same way; under check-quorum it may not (a server in a
             // lease ignores newer vote requests), so its appends and heartbeats are answered.
-            _ => return,
-        };
-        self.send(msg.from, body, true);
+            _ => None,
+        }
     }
 
     /// Handles a message whose term is current (or a pre-vote message, see `step`).
