@@ -15,12 +15,12 @@
 //! - A leader that has heard from a quorum since its last check-quorum round marks every member heard
 //!   from (`RawNode::normalize_quorum_activity`): the round's outcome is decided either way and
 //!   nothing else reads the flags, so the two states behave alike (the model never changes membership).
-//! - A follower that knows a leader counts its commit index as matching that leader's log, and
-//!   without pre-vote and check-quorum one that has voted and knows no more than that forgets the
-//!   leader (`RawNode::normalize_leader_knowledge` has the argument): the model reads the matched
-//!   index only to cap how far a leader's commit index may move the follower's, which never moves
-//!   it below its own, and the leader only for a vote not yet cast and for the lease of
-//!   check-quorum (the model never reports an unreachable peer, the other reader).
+//! - A follower forgets how far it knows its log to match its leader's (read only to answer again
+//!   after lost messages, which the model never reports: a follower commits what the leader's
+//!   messages say), and without pre-vote and check-quorum one that has voted forgets the leader
+//!   (`RawNode::normalize_leader_knowledge` has the argument): the model reads the leader only for
+//!   a vote not yet cast and for the lease of check-quorum (the model never reports an unreachable
+//!   peer, the other reader).
 //! - Persisting is synchronous with the step (no crash between write and fsync).
 //! - `stale-read` is a shell behaviour: a server with [`Bug::StaleRead`](raftkv::bugs::Bug) answers reads
 //!   at once from its local state machine, whatever its role; clients may send reads to any server.
@@ -58,8 +58,9 @@
 //! - On the saturated duplicating network a (pre-)vote rejection is delivered only together with
 //!   the other rejections that lose the receiver's round ([`rejections`]): a tally of rejections that
 //!   does not decide the round is state nothing outside the election reads. An election
-//!   timeout whose only choice is "now or later" is taken at once ([`eager_timeouts`]): a leaderless
-//!   follower's pre-vote round, a leader's check-quorum round that will pass.
+//!   timeout whose only choice is "now or later" is taken at once ([`eager_timeouts`]): a
+//!   follower's pre-vote round below the term bound (also one that knows a leader: its lease only
+//!   ignores vote requests), a leader's check-quorum round that will pass.
 //! - The DFS run on the saturated duplicating network skips a state whose messages in flight are a
 //!   subset of a recorded state's with the same everything else and no fewer restarts
 //!   ([`subsumption`]); crashes are offered first, so DFS explores them last and a state after a

@@ -492,9 +492,10 @@ mod tests {
     fn a_passed_leader_commit_index_changes_nothing() {
         let bodies = |leader_commit: u64| {
             [
+                // Matching the receiver's log up to 2, so that it may commit up to 2.
                 MessageBody::AppendEntries {
-                    prev_log_index: LogIndex(0),
-                    prev_log_term: Term(0),
+                    prev_log_index: LogIndex(2),
+                    prev_log_term: Term(1),
                     entries: Vec::new(),
                     leader_commit: LogIndex(leader_commit),
                 },
@@ -521,7 +522,7 @@ mod tests {
                         leader_commit <= commit,
                         "{message:?} at commit {commit}"
                     );
-                    // A receiver that already knows the prefix matches, so that a commit could rise.
+                    // A receiver that has heard from the sender as its leader before.
                     let outcome = |message: Message| {
                         let mut node = receiver.node.clone();
                         node.step(Message {

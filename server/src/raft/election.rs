@@ -76,6 +76,21 @@ impl RawNode {
         self.role == Role::Leader && self.config.check_quorum && self.heard_from_quorum()
     }
 
+    /// Model checking only: whether this follower, if its election timer fired now, would become a
+    /// pre-candidate that can do all it can do by waiting (`checker::raft_model::eager_timeouts`
+    /// then takes the timeout at once). It can unless it knows a leader and has not voted in its term
+    /// in a cluster of more than 3 voters: such a follower refuses a vote request of its term that the
+    /// pre-candidate, knowing no leader, would grant. With at most 3 voters no such request comes
+    /// (the leader won with the vote of the one other voter, and a candidate votes for itself), and
+    /// a vote already cast decides alike for both. Everything else the leader's lease changes is
+    /// ignoring newer (pre-)vote requests, which the pre-candidate answers.
+    pub fn timeout_loses_nothing(&self) -> bool {
+        self.role == Role::Follower
+            && (self.leader.is_none()
+                || self.hard_state.voted_for.is_some()
+                || quorum::all_voters(&self.cluster).len() <= 3)
+    }
+
     /// Model checking only, for a cluster whose configuration never changes (the stateright model in
     /// `checker::raft_model` proposes no membership change): once the members a leader heard from this
     /// round form a quorum, marks every member heard from. The next check-quorum round passes either

@@ -110,8 +110,10 @@ pub struct RawNode {
     pub(super) votes: BTreeMap<NodeId, bool>,
     /// Leader only: the progress of every other member. The leader's own match is its durable index.
     pub(super) progress: BTreeMap<NodeId, Progress>,
-    /// Follower only: highest index known to match the current leader's log in this term. 0 while no
-    /// leader is known (see [`RawNode::forget_leader`]): a leader that becomes known again starts from 0.
+    /// Follower only: highest index known to match the current leader's log in this term, for
+    /// answering again after lost messages (`report_unreachable`; commits follow what the leader's
+    /// messages say, not this). 0 while no leader is known (see [`RawNode::forget_leader`]): a leader
+    /// that becomes known again starts from 0.
     pub(super) leader_match_index: LogIndex,
     /// Committed entries up to here were handed out to be applied.
     pub(super) applying_index: LogIndex,
@@ -564,27 +566,19 @@ impl RawNode {
     /// Model checking only (the model never reports an unreachable peer and never asks a node for
     /// its leader): normalizes what a follower knows of its leader, so that states that behave alike
     /// hash alike. Changes no message, role or durable state.
-    /// - It counts its commit index as known to match the leader's log. The model reads
-    ///   `leader_match_index` only to cap how far a leader's commit index may move the follower's
-    ///   (`advance_follower_commit`), which never moves it below its own, and raises it only to the
-    ///   largest of itself and what a successful append matched; so a value at or below the commit
-    ///   index acts as the commit index, now and after any step (this is redone after each). It is
-    ///   also true: every committed entry is in the log of every later leader (Leader Completeness).
-    /// - Without check-quorum and pre-vote, a follower that has voted in its term and knows nothing
-    ///   beyond its commit index to match the leader forgets the leader. The leader is then read
-    ///   only when the follower votes (a vote already cast decides alone) and when it learns a leader
-    ///   (which starts the matched index from 0, and the commit index stands for it either way);
-    ///   the lease of check-quorum, the other reader, is off.
+    /// - It forgets how far its log is known to match the leader's: `leader_match_index` is read
+    ///   only by `report_unreachable` (a follower commits what the leader's messages say it may,
+    ///   `advance_follower_commit`), which the model never calls.
+    /// - Without check-quorum and pre-vote, a follower that has voted in its term forgets the
+    ///   leader. The leader is then read only when the follower votes (a vote already cast decides
+    ///   alone) and when it learns a leader (which then starts the matched index from 0, which
+    ///   nothing in the model reads); the lease of check-quorum, the other reader, is off.
     pub fn normalize_leader_knowledge(&mut self) {
-        if self.role != Role::Follower || self.leader.is_none() {
-            return;
-        }
-        let commit_index = self.hard_state.commit_index;
-        self.leader_match_index = self.leader_match_index.max(commit_index);
-        let nothing_reads_it = !self.config.check_quorum
+        self.leader_match_index = LogIndex(0);
+        let nothing_reads_it = self.role == Role::Follower
+            && !self.config.check_quorum
             && !self.config.pre_vote
-            && self.hard_state.voted_for.is_some()
-            && self.leader_match_index == commit_index;
+            && self.hard_state.voted_for.is_some();
         if nothing_reads_it {
             self.forget_leader();
         }

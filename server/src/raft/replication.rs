@@ -2,7 +2,7 @@
 //! heartbeats carrying the commit index, the follower's consistency check, and the commit rule.
 //!
 //! Guarantees (no bug switch): a leader commits by counting replicas only entries of its own term
-//! (Raft §5.4.2, Figure 8); a follower commits at most up to what it knows matches the current leader; a
+//! (Raft §5.4.2, Figure 8); a follower commits at most up to what the current leader knows matches its log; a
 //! follower never truncates committed entries; append answers leave only once the entries are durable.
 
 use crate::bugs::Bug;
@@ -25,14 +25,21 @@ impl RawNode {
         self.bcast_heartbeat(read_context);
     }
 
-    /// Leader: a heartbeat to every other member.
+    /// Leader: a heartbeat to every other member. Each carries the commit index only as far as the
+    /// member's log is known to match this leader's (as etcd's heartbeats): the member commits what
+    /// it is told, and needs no memory of how far it matched (a follower that times out and hears
+    /// from the same leader again commits as far as before).
     pub(super) fn bcast_heartbeat(&mut self, read_context: Option<u64>) {
-        let body = MessageBody::Heartbeat {
-            leader_commit: self.hard_state.commit_index,
-            read_context,
-        };
         for to in self.peers() {
-            self.send(to, body.clone(), false);
+            let matched = self
+                .progress
+                .get(&to)
+                .map_or(LogIndex(0), |pr| pr.match_index);
+            let body = MessageBody::Heartbeat {
+                leader_commit: self.hard_state.commit_index.min(matched),
+                read_context,
+            };
+            self.send(to, body, false);
         }
     }
 
@@ -117,7 +124,7 @@ impl RawNode {
             PrevCheck::Matches => {
                 self.merge_from_leader(rest);
                 self.leader_match_index = self.leader_match_index.max(last_new);
-                self.advance_follower_commit(leader_commit);
+                self.advance_follower_commit(leader_commit.min(last_new));
                 let body = MessageBody::AppendEntriesResponse {
                     success: true,
                     match_index: last_new,
@@ -158,12 +165,11 @@ impl RawNode {
         }
     }
 
-    /// Follower: commits up to the leader's commit index, but only as far as the log is known to match
-    /// the leader's.
-    fn advance_follower_commit(&mut self, leader_commit: LogIndex) {
-        let target = leader_commit
-            .min(self.leader_match_index)
-            .min(self.log.last_index());
+    /// Follower: commits up to `known_commit`, which the leader's message says is committed and
+    /// matches the leader's log here (an append: up to its last entry; a heartbeat: the leader caps it
+    /// at this member's match index, see `bcast_heartbeat`). Never beyond the local log.
+    fn advance_follower_commit(&mut self, known_commit: LogIndex) {
+        let target = known_commit.min(self.log.last_index());
         if target > self.hard_state.commit_index {
             self.hard_state.commit_index = target;
         }
