@@ -168,7 +168,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            rows[1].starts_with("| term 1, log 1, 0 client ops, 0 crashes, pre-vote | 1 | 215 |"),
+            rows[1].starts_with("| term 1, log 1, 0 client ops, 0 crashes, pre-vote | 1 | 225 |"),
             "{table}"
         );
         assert!(rows.iter().all(|r| r.ends_with("| yes |")), "{table}");
