@@ -88,10 +88,10 @@ pub fn eager_timeouts(cfg: &ModelConfig, state: &RaftModelState) -> Vec<SystemAc
                 .get(index)
                 .is_some_and(|timers| timers.iter().any(|t| *t == RaftTimer::Election));
             let node = &server.node;
-            let idle_follower =
+            let campaigning_follower =
                 cfg.pre_vote && node.timeout_loses_nothing() && server.term().0 < cfg.max_term;
             let passing_round = cfg.servers <= 3 && node.check_quorum_round_would_pass();
-            live && armed && (idle_follower || passing_round)
+            live && armed && (campaigning_follower || passing_round)
         })
         .map(|index| ActorModelAction::Timeout(Id::from(index), RaftTimer::Election))
         .collect()

@@ -522,19 +522,8 @@ mod tests {
                         leader_commit <= commit,
                         "{message:?} at commit {commit}"
                     );
-                    // A receiver that has heard from the sender as its leader before.
                     let outcome = |message: Message| {
                         let mut node = receiver.node.clone();
-                        node.step(Message {
-                            body: MessageBody::AppendEntries {
-                                prev_log_index: LogIndex(2),
-                                prev_log_term: Term(1),
-                                entries: Vec::new(),
-                                leader_commit: LogIndex(0),
-                            },
-                            ..message.clone()
-                        });
-                        node.ready();
                         node.step(message);
                         let answer = node.ready();
                         (node, answer)
