@@ -4,6 +4,7 @@
 
 use checker::raft_model::actor::{ActorState, ModelMsg};
 use checker::raft_model::client_answers;
+use checker::raft_model::dead_votes;
 use checker::raft_model::ghost_forgetting;
 use checker::raft_model::properties::{self, LEADER_COMPLETENESS, LINEARIZABLE};
 use checker::raft_model::reduction;
@@ -43,6 +44,7 @@ fn tiny(bugs: BugSet) -> ModelConfig {
         eager_timeouts: true,
         refusals_are_no_step: true,
         forget_settled_ghost: true,
+        forget_done_votes: true,
         restart_at_once: true,
         client_answers_at_once: true,
         bugs,
@@ -99,7 +101,9 @@ fn tiny_cluster_is_exhaustively_safe_with_a_stable_state_count() {
     // were dead (`raft_model::reduction`).
     // 21,283 before a heartbeat carried the commit index only as far as its receiver matched (as
     // etcd's) and followers forgot how far they matched (`RawNode::normalize_leader_knowledge`).
-    assert_exhausted_safe(&tiny(BugSet::none()), 19_960);
+    // 19,960 before a vote for a candidate done with its term was forgotten and a vote request of
+    // such a candidate to a server that had voted was dead (`raft_model::dead_votes`).
+    assert_exhausted_safe(&tiny(BugSet::none()), 4_972);
 }
 
 /// `crashes` bounds the total number of crashes (not only servers down at once): with one crash the tiny
@@ -133,8 +137,9 @@ fn one_crash_in_total_is_exhausted_with_every_safety_property_holding() {
     // leader restarted in the same step as its crash (`raft_model::restarts`); 132,258 before a
     // follower counted its commit index as matching its leader, 126,693 before one that voted
     // forgot a leader it knew no more of (both `RawNode::normalize_leader_knowledge`); 93,593
-    // before a heartbeat carried the commit index only as far as its receiver matched.
-    assert_eq!(report.unique_states, 61_122);
+    // before a heartbeat carried the commit index only as far as its receiver matched; 61,122
+    // before votes for candidates done with their term were forgotten (`raft_model::dead_votes`).
+    assert_eq!(report.unique_states, 17_833);
 }
 
 /// The duplicating network with saturation (the default): every behaviour of the unordered and lossy
@@ -172,16 +177,18 @@ fn pre_vote_put() -> ModelConfig {
 fn saturation_keeps_the_verdicts_and_shrinks_the_space() {
     // Fingerprints of the two spaces, as in the tests above. 100 before leader commit indexes a
     // receiver had passed were left out of the representative (`raft_model::reduction`); 95 before
-    // a follower that voted forgot a leader it knew no more of (`RawNode::normalize_leader_knowledge`).
-    assert_exhausted_safe(&tiny_duplicating(BugSet::none()), 75);
+    // a follower that voted forgot a leader it knew no more of (`RawNode::normalize_leader_knowledge`);
+    // 75 before votes for candidates done with their term were forgotten (`raft_model::dead_votes`).
+    assert_exhausted_safe(&tiny_duplicating(BugSet::none()), 53);
     let plain = ModelConfig {
         saturate: false,
         ..tiny_duplicating(BugSet::none())
     };
     // 4,035 before answers of the receiver's own term that it can never read were dead; 749 before
     // leader commit indexes a receiver had passed were left out of the representative; 691 before
-    // a heartbeat carried the commit index only as far as its receiver matched.
-    assert_exhausted_safe(&plain, 698);
+    // a heartbeat carried the commit index only as far as its receiver matched; 698 before votes
+    // for candidates done with their term were forgotten (`raft_model::dead_votes`).
+    assert_exhausted_safe(&plain, 533);
 }
 
 /// With pre-vote and check-quorum on, a pre-candidate counts as in the term it campaigns for, so the
@@ -199,8 +206,11 @@ fn pre_vote_at_the_term_bound_is_exhausted() {
     // campaigning at once, 245 with passing check-quorum rounds too, before subsumption); 243 before
     // pre-votes for the receiver's term were answered as stale and passed leader commit indexes were
     // left out (`raft_model::reduction`); 215 before a heartbeat carried the commit index only as
-    // far as its receiver matched (more distinct heartbeats in flight).
-    assert_exhausted_safe(&config, 225);
+    // far as its receiver matched (more distinct heartbeats in flight); 225 before votes for
+    // candidates done with their term were forgotten (`raft_model::dead_votes`), appends were held
+    // without the entries their receiver holds and pre-votes whose sender reached their term as
+    // stale ones (`raft_model::reduction`).
+    assert_exhausted_safe(&config, 151);
 }
 
 /// Classic Raft with two terms and two entries (the bounds of the published TLC run of raft.tla, whose
@@ -232,8 +242,10 @@ fn two_terms_two_entries_and_a_crash_are_exhausted_on_the_duplicating_network() 
     // classic Raft stopped answering requests of an older term but pre-votes (`RawNode::answer_stale`,
     // as etcd: a stale append, heartbeat or vote request is then dead at once); 5,155 before a
     // heartbeat carried the commit index only as far as its receiver matched and a follower that
-    // voted forgot its leader whatever it knew to match.
-    assert_exhausted_safe(&config, 4_466);
+    // voted forgot its leader whatever it knew to match; 4,466 before votes for candidates done
+    // with their term were forgotten (`raft_model::dead_votes`) and appends were held without the
+    // entries their receiver holds (`raft_model::reduction`).
+    assert_exhausted_safe(&config, 2_935);
 }
 
 /// A client's put and then read, on the default network with every interleaving of the servers'
@@ -257,8 +269,10 @@ fn one_clients_put_then_read_is_exhausted_and_linearizable() {
     // with them which states subsumption compares); 3,256 before answers that start nothing new
     // were delivered at once (`raft_model::client_answers`); 2,711 before a follower that voted
     // forgot a leader it knew no more of (`RawNode::normalize_leader_knowledge`); 2,349 before a
-    // heartbeat carried the commit index only as far as its receiver matched.
-    assert_exhausted_safe(&config, 2_369);
+    // heartbeat carried the commit index only as far as its receiver matched; 2,369 before votes
+    // for candidates done with their term were forgotten (`raft_model::dead_votes`) and appends
+    // were held without the entries their receiver holds (`raft_model::reduction`).
+    assert_exhausted_safe(&config, 1_166);
 }
 
 /// What the properties and the clients can observe of a state, with servers in a canonical order:
@@ -808,15 +822,72 @@ fn permutations(n: usize) -> Vec<Vec<usize>> {
 
 /// Every state `model` reaches, by the fingerprint the checker stores.
 fn reachable(model: &RaftModel) -> HashMap<u64, RaftModelState> {
+    reachable_by(model, merged_fingerprint)
+}
+
+/// Every state `model` reaches, by `fingerprint`.
+fn reachable_by(
+    model: &RaftModel,
+    fingerprint: fn(&RaftModelState) -> u64,
+) -> HashMap<u64, RaftModelState> {
     let mut all = HashMap::new();
     let mut stack = model.init_states();
     while let Some(state) = stack.pop() {
-        if let Entry::Vacant(slot) = all.entry(merged_fingerprint(&state)) {
+        if let Entry::Vacant(slot) = all.entry(fingerprint(&state)) {
             stack.extend(model.successors(&state));
             slot.insert(state);
         }
     }
     all
+}
+
+/// For each of `configs` (with whether a property must fail in it): over the whole space without a
+/// rewrite (`off` turns it off), every state and its `rewrite` get the same verdict from every
+/// property, and the model with the rewrite reaches exactly the rewrites (by `fingerprint`).
+/// Returns how many states merged and how many the rewrite changed.
+fn assert_rewrite_keeps_verdicts(
+    configs: impl IntoIterator<Item = (ModelConfig, bool)>,
+    off: fn(&mut ModelConfig),
+    rewrite: fn(&mut RaftModelState),
+    fingerprint: fn(&RaftModelState) -> u64,
+) -> (usize, usize) {
+    let mut merged = 0usize;
+    let mut rewritten = 0usize;
+    for (config, breaks_a_property) in configs {
+        let mut without = config.clone();
+        off(&mut without);
+        let full = without.into_model().expect("valid configuration");
+        let properties = full.properties();
+        let mut rewrites = HashSet::new();
+        let mut violations = 0usize;
+        let states = reachable_by(&full, fingerprint);
+        for state in states.values() {
+            let mut rewritten_state = state.clone();
+            rewrite(&mut rewritten_state);
+            rewritten += usize::from(rewritten_state.actor_states != state.actor_states);
+            for property in &properties {
+                let verdict = (property.condition)(&full, state);
+                violations += usize::from(property.expectation == Expectation::Always && !verdict);
+                assert_eq!(
+                    verdict,
+                    (property.condition)(&full, &rewritten_state),
+                    "{} differs on {state:?}",
+                    property.name
+                );
+            }
+            rewrites.insert(fingerprint(&rewritten_state));
+        }
+        let reduced = config.into_model().expect("valid configuration");
+        let reached: HashSet<u64> = reachable_by(&reduced, fingerprint).into_keys().collect();
+        assert_eq!(reached, rewrites, "the model reaches exactly the rewrites");
+        merged += states.len() - reached.len();
+        assert_eq!(
+            violations > 0,
+            breaks_a_property,
+            "{violations} violating states"
+        );
+    }
+    (merged, rewritten)
 }
 
 /// Forgetting what the ghost state can no longer use (`raft_model::ghost_forgetting`) changes no
@@ -831,48 +902,50 @@ fn forgetting_settled_ghost_records_keeps_every_verdict() {
         ..tiny_duplicating([Bug::VoteAnyLog].into_iter().collect())
     };
     let [with_crash, _] = two_term_configs();
-    let pre_vote_crash = pre_vote_crashes(1);
-    let mut merged = 0usize;
-    for (config, breaks_a_property) in [
-        (vote_any_log, true),
-        (with_crash, false),
-        (pre_vote_crash, false),
-    ] {
-        let full = ModelConfig {
-            forget_settled_ghost: false,
-            ..config.clone()
-        }
-        .into_model()
-        .expect("valid configuration");
-        let properties = full.properties();
-        let mut rewrites = HashSet::new();
-        let mut violations = 0usize;
-        let states = reachable(&full);
-        for state in states.values() {
-            let mut rewrite = state.clone();
-            ghost_forgetting::forget(&mut rewrite);
-            for property in &properties {
-                let verdict = (property.condition)(&full, state);
-                violations += usize::from(property.expectation == Expectation::Always && !verdict);
-                assert_eq!(
-                    verdict,
-                    (property.condition)(&full, &rewrite),
-                    "{} differs on {state:?}",
-                    property.name
-                );
-            }
-            rewrites.insert(merged_fingerprint(&rewrite));
-        }
-        let reduced = config.into_model().expect("valid configuration");
-        let reached: HashSet<u64> = reachable(&reduced).into_keys().collect();
-        assert_eq!(reached, rewrites, "the model reaches exactly the rewrites");
-        merged += states.len() - reached.len();
-        assert_eq!(
-            violations > 0,
-            breaks_a_property,
-            "{violations} violating states"
-        );
-    }
+    let (merged, _) = assert_rewrite_keeps_verdicts(
+        [
+            (vote_any_log, true),
+            (with_crash, false),
+            (pre_vote_crashes(1), false),
+        ],
+        |config| config.forget_settled_ghost = false,
+        ghost_forgetting::forget,
+        merged_fingerprint,
+    );
+    assert!(merged > 0, "some states merge");
+}
+
+/// The fingerprint of `state` with every message as sent (no stand-ins, no trimmed fields).
+fn as_sent_fingerprint(state: &RaftModelState) -> u64 {
+    let perm = canonical_perm_with(state, StaleRequests::AsSent);
+    class_fingerprint_with(state, &perm, StaleRequests::AsSent)
+}
+
+/// Forgetting for whom a server voted once the candidate can never read the vote
+/// (`raft_model::dead_votes`) changes no verdict and commutes with the steps: over the whole space
+/// of each configuration without it (two terms with a crash, two terms with a client's put,
+/// pre-vote with a crash, one with a bug that breaks Leader Completeness), every state and its
+/// rewrite get the same verdict from every property, the model with the rewrite reaches exactly
+/// the rewrites of those states (messages compared as sent), and some states merge.
+#[test]
+fn forgetting_votes_nobody_can_read_keeps_every_verdict() {
+    let vote_any_log = ModelConfig {
+        max_term: 2,
+        ..tiny_duplicating([Bug::VoteAnyLog].into_iter().collect())
+    };
+    let [with_crash, with_put] = two_term_configs();
+    let (merged, rewritten) = assert_rewrite_keeps_verdicts(
+        [
+            (vote_any_log, true),
+            (with_crash, false),
+            (with_put, false),
+            (pre_vote_crashes(1), false),
+        ],
+        |config| config.forget_done_votes = false,
+        dead_votes::forget,
+        as_sent_fingerprint,
+    );
+    assert!(rewritten > 0, "some votes are forgotten");
     assert!(merged > 0, "some states merge");
 }
 

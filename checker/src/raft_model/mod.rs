@@ -67,12 +67,14 @@
 //!   restart is mostly covered by the same state reached without one.
 //! - After every step the ghost state forgets what no property can use any more: who led a term
 //!   nobody can lead again, and in which of the terms without leaders an applied entry was first
-//!   known ([`ghost_forgetting`]).
+//!   known ([`ghost_forgetting`]); and a server forgets for whom it voted once that candidate can
+//!   never read the vote ([`dead_votes`]: the vote reads as one for itself).
 //! - Search strategies: DFS with symmetry (exhaustive), BFS (shortest counterexample) and seeded random
 //!   walks ([`walk`], never exhaustive, for deep counterexamples such as Figure 8).
 
 pub mod actor;
 pub mod client_answers;
+pub mod dead_votes;
 pub mod eager_timeouts;
 pub mod fingerprint;
 pub mod ghost_forgetting;
@@ -241,6 +243,10 @@ pub struct ModelConfig {
     /// [`ghost_forgetting`]): a sound reduction on every network, on by default; off only to measure
     /// and test it.
     pub forget_settled_ghost: bool,
+    /// Forget for whom a server voted once that candidate can never read the vote (see
+    /// [`dead_votes`]): a sound reduction on every network, on by default; off only to measure and
+    /// test it.
+    pub forget_done_votes: bool,
     /// Restart a server that was not the leader in the same step as its crash (see [`restarts`]):
     /// a sound reduction on every network, on by default; off only to measure and test it.
     pub restart_at_once: bool,
@@ -272,6 +278,7 @@ impl Default for ModelConfig {
             eager_timeouts: true,
             refusals_are_no_step: true,
             forget_settled_ghost: true,
+            forget_done_votes: true,
             restart_at_once: true,
             client_answers_at_once: true,
             bugs: BugSet::none(),
@@ -358,6 +365,7 @@ impl ModelConfig {
         let eager_timeouts = self.eager_timeouts;
         let refusals_are_no_step = self.refusals_are_no_step;
         let forget_settled_ghost = self.forget_settled_ghost;
+        let forget_done_votes = self.forget_done_votes;
         let restart_at_once = self.restart_at_once;
         let client_answers_at_once = self.client_answers_at_once;
         let mut model = ActorModel::new(self.clone(), ClientHistory::new(self.clients))
@@ -389,6 +397,7 @@ impl ModelConfig {
             eager_timeouts,
             refusals_are_no_step,
             forget_settled_ghost,
+            forget_done_votes,
             restart_at_once,
             client_answers_at_once,
             subsumption: None,

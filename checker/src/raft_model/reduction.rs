@@ -1,8 +1,11 @@
 //! Messages in flight that the DFS checker need not tell apart. Dead messages: envelopes whose
 //! delivery can never change any state, now or later. The symmetry representative leaves them out,
 //! and the one-copy boundary ignores them, so states that differ only in dead messages are one state.
-//! Stale requests (below): one stand-in per answer. Leader commit indexes the receiver has passed
-//! ([`commit_is_moot`]): left out.
+//! Stale requests (below): one stand-in per answer; a pre-vote whose sender reached its term
+//! counts as one ([`pre_vote_round_over`]). Leader commit indexes the receiver has passed
+//! ([`commit_is_moot`]) and entries of an append the receiver holds ([`without_held_entries`]):
+//! left out. Vote requests from candidates done with their term: one stand-in per receiver and
+//! body ([`dead_votes`]).
 //!
 //! Why it is sound: a dead envelope's delivery is a no-op for its receiver (stateright then offers no
 //! step at all, or one that only sends dead envelopes), and the reasons below are monotone, so it
@@ -28,6 +31,10 @@
 //!   within the bound (a candidacy moves past it). The delivery only sends that answer, which is
 //!   dead by the rule above, so the state is the same up to dead envelopes. This is a reduction
 //!   within the bounds, like the bounds themselves.
+//! - A vote request of its receiver's term from a candidate done with it
+//!   ([`dead_votes::done_with`]) once the receiver has voted in that term: the receiver refuses it
+//!   (or grants it again to the same candidate) without a change, the vote stays cast until the
+//!   receiver leaves the term (then the request is stale and ignored), and the answer is dead.
 //! - A reply to a client for an operation before its current one, or to a client whose script is done:
 //!   the client ignores it and its sequence number never goes back.
 //!
@@ -47,14 +54,16 @@
 //!
 //! Guarantees: [`is_dead`] is true only for envelopes of the kinds above; the test below checks the
 //! Raft case against the real core for every message kind the model sends (it takes no snapshots).
-//! [`canonical`] changes only requests answered as stale and the leader commit index of appends and
-//! heartbeats; the second test checks that the core answers a request and its stand-in alike exactly
+//! [`canonical`] changes only requests answered as stale or from pre-vote rounds that are over, the
+//! leader commit index and held entries of appends, the leader commit index of heartbeats, and the
+//! sender of vote requests from done candidates; the second test checks that the core answers a request and its stand-in alike exactly
 //! when it is answered as stale, and a workspace test checks over whole spaces that states merged by
 //! [`canonical`] have the same futures.
 
 use crate::raft_model::actor::{ActorState, ClientPhase, ModelMsg, ServerState};
+use crate::raft_model::dead_votes;
 use crate::raft_model::RaftModelState;
-use raftkv::raft::{LogIndex, Message, MessageBody, Role, Term};
+use raftkv::raft::{Entry, LogIndex, Message, MessageBody, Role, Term};
 use stateright::actor::{Envelope, Id};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -82,6 +91,16 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
             match &m.body {
                 // A stale request is dead if the core leaves it unanswered (`RawNode::stale_answer`)
                 // or its answer is dead at its sender (`answer_is_dead_at_bound`).
+                // A vote request of the receiver's term from a candidate done with it, once the
+                // receiver has voted: refused, or granted again to the same candidate, with no
+                // change either way, and the answer is dead (`dead_votes::done_with`).
+                MessageBody::RequestVote { .. }
+                    if m.term == term
+                        && server.node.hard_state().voted_for.is_some()
+                        && matches!(sender, Some(ActorState::Server(s)) if dead_votes::done_with(s, m.term)) =>
+                {
+                    true
+                }
                 MessageBody::AppendEntries { .. }
                 | MessageBody::Heartbeat { .. }
                 | MessageBody::PreVote { .. }
@@ -114,7 +133,7 @@ pub fn canonical<'a>(state: &RaftModelState, dst: Id, msg: &'a ModelMsg) -> Cow<
     let receiver = state.actor_states.get(usize::from(dst)).map(|s| &**s);
     match (receiver, msg) {
         (Some(ActorState::Server(server)), ModelMsg::Raft(m))
-            if answered_as_stale(server.term(), m) =>
+            if answered_as_stale(server.term(), m) || pre_vote_round_over(state, m) =>
         {
             match stand_in(m) {
                 Some(body) => Cow::Owned(ModelMsg::Raft(Arc::new(Message {
@@ -127,7 +146,14 @@ pub fn canonical<'a>(state: &RaftModelState, dst: Id, msg: &'a ModelMsg) -> Cow<
             }
         }
         (Some(ActorState::Server(server)), ModelMsg::Raft(m)) => {
-            match without_moot_fields(server, m) {
+            let trimmed = without_moot_fields(server, m);
+            if dead_votes::from_done_candidate(state, m) {
+                // Sent by its receiver: one stand-in whoever sent it (see `dead_votes`).
+                let mut anonymous = trimmed.unwrap_or_else(|| (**m).clone());
+                anonymous.from = anonymous.to;
+                return Cow::Owned(ModelMsg::Raft(Arc::new(anonymous)));
+            }
+            match trimmed {
                 Some(trimmed) => Cow::Owned(ModelMsg::Raft(Arc::new(trimmed))),
                 None => Cow::Borrowed(msg),
             }
@@ -136,9 +162,13 @@ pub fn canonical<'a>(state: &RaftModelState, dst: Id, msg: &'a ModelMsg) -> Cow<
     }
 }
 
-/// `m` without the fields that can never matter to `receiver` (None: every field may): a leader
-/// commit index it has reached ([`commit_is_moot`]).
+/// `m` without the fields that can never matter to `receiver` (None: every field may): the
+/// entries of an append it holds and a leader commit index past the append's last entry
+/// ([`without_held_entries`]), a leader commit index it has reached ([`commit_is_moot`]).
 fn without_moot_fields(receiver: &ServerState, m: &Message) -> Option<Message> {
+    if let Some(shorter) = without_held_entries(receiver, m) {
+        return Some(without_moot_fields(receiver, &shorter).unwrap_or(shorter));
+    }
     if !commit_is_moot(receiver, m) {
         return None;
     }
@@ -153,6 +183,59 @@ fn without_moot_fields(receiver: &ServerState, m: &Message) -> Option<Message> {
         to: m.to,
         term: m.term,
         body,
+    })
+}
+
+/// An append of the receiver's term whose previous entry the receiver holds, without the first
+/// entries it holds too and with its leader commit index capped at its last entry (None: there is
+/// nothing to leave out). The two do the same at the receiver, now and later: the core checks the
+/// previous entry (held: a match), merges the entries (the held ones change nothing), commits up to
+/// the leader commit index capped at the append's last entry, which neither changes, and answers
+/// success with that last index. A held entry stays held while the receiver is in the term: its
+/// log changes then only by appends of the term's one leader, whose entries agree with the ones it
+/// sent (Election Safety and Leader Append-Only, which no bug switch may break here), and it keeps
+/// its log across a crash (persisted with every step); once the receiver is past the term, the
+/// append is stale and its stand-in reads none of these fields.
+fn without_held_entries(receiver: &ServerState, m: &Message) -> Option<Message> {
+    let MessageBody::AppendEntries {
+        prev_log_index,
+        prev_log_term,
+        entries,
+        leader_commit,
+    } = &m.body
+    else {
+        return None;
+    };
+    if m.term != receiver.term() || !receiver.node.config().bugs.0.is_empty() {
+        return None;
+    }
+    let log = receiver.node.log_entries();
+    let holds = |entry: &Entry| log.iter().any(|mine| mine == entry);
+    let prev_held =
+        prev_log_index.0 == 0 || receiver.node.log_term(*prev_log_index) == Some(*prev_log_term);
+    if !prev_held {
+        return None;
+    }
+    let held = entries.iter().take_while(|entry| holds(entry)).count();
+    let last_new = LogIndex(prev_log_index.0 + entries.len() as u64);
+    let capped = (*leader_commit).min(last_new);
+    if held == 0 && capped == *leader_commit {
+        return None;
+    }
+    let (prev_log_index, prev_log_term) = match held.checked_sub(1).and_then(|i| entries.get(i)) {
+        Some(last_held) => (last_held.index, last_held.term),
+        None => (*prev_log_index, *prev_log_term),
+    };
+    Some(Message {
+        from: m.from,
+        to: m.to,
+        term: m.term,
+        body: MessageBody::AppendEntries {
+            prev_log_index,
+            prev_log_term,
+            entries: entries[held..].to_vec(),
+            leader_commit: capped,
+        },
     })
 }
 
@@ -182,6 +265,15 @@ fn commit_is_moot(receiver: &ServerState, m: &Message) -> bool {
 pub fn answered_as_stale(receiver_term: Term, m: &Message) -> bool {
     m.term < receiver_term
         || (m.term == receiver_term && matches!(m.body, MessageBody::PreVote { .. }))
+}
+
+/// Whether `m` is a pre-vote whose sender has reached the term it asks for: every answer is dead
+/// at the sender, now and later (a grant carries that term, a refusal the receiver's, which is lower
+/// or makes the request stale; the sender's term never decreases). It changes nothing at its
+/// receiver, so it does what a stale pre-vote does, and stands in its class ([`canonical`]).
+fn pre_vote_round_over(state: &RaftModelState, m: &Message) -> bool {
+    matches!(m.body, MessageBody::PreVote { .. })
+        && dead_votes::server_term(state, m.from).is_some_and(|term| term >= m.term)
 }
 
 /// The body of the stand-in for a stale request: only what its stale answer reads is kept.

@@ -69,8 +69,14 @@ fn server_keys(
         if reduction::is_dead_envelope(state, &env) {
             continue;
         }
-        let (src, dst) = (usize::from(env.src), usize::from(env.dst));
-        let content = message_content_hash(&stand_in(state, env.dst, env.msg, stale));
+        let msg = stand_in(state, env.dst, env.msg, stale);
+        // A stand-in sent by its receiver to itself stands for requests from several senders.
+        let src = match &*msg {
+            ModelMsg::Raft(m) if m.from == m.to => env.dst,
+            _ => env.src,
+        };
+        let (src, dst) = (usize::from(src), usize::from(env.dst));
+        let content = message_content_hash(&msg);
         match (src < servers, dst < servers) {
             (true, true) => pair_msgs[src][dst].push(content),
             (false, true) => client_view[dst].push((0, src, content)),
@@ -466,8 +472,13 @@ fn class_parts_with(state: &RaftModelState, perm: &Vec<usize>, stale: StaleReque
         if reduction::is_dead_envelope(state, &env) {
             continue;
         }
-        let (src, dst) = (map_id(&env.src, perm), map_id(&env.dst, perm));
         let msg = stand_in(state, env.dst, env.msg, stale);
+        // A stand-in sent by its receiver to itself stands for requests from several senders.
+        let src = match &*msg {
+            ModelMsg::Raft(m) if m.from == m.to => env.dst,
+            _ => env.src,
+        };
+        let (src, dst) = (map_id(&src, perm), map_id(&env.dst, perm));
         let one = renamed_envelope_hash(src, dst, &msg, &plan);
         hashes.extend(std::iter::repeat_n(one, copies));
     }

@@ -13,6 +13,7 @@
 
 use crate::raft_model::actor::{ActorState, ModelMsg, RaftActor};
 use crate::raft_model::client_answers;
+use crate::raft_model::dead_votes;
 use crate::raft_model::eager_timeouts;
 use crate::raft_model::ghost_forgetting;
 use crate::raft_model::properties;
@@ -44,6 +45,9 @@ pub struct RaftModel {
     /// Forget what the ghost state can no longer use after every step ([`ghost_forgetting`]; every
     /// network).
     pub forget_settled_ghost: bool,
+    /// Forget for whom a server voted once that candidate can never read the vote
+    /// ([`dead_votes`]; every network).
+    pub forget_done_votes: bool,
     /// Restart a server that was not the leader in the same step as its crash ([`restarts`]; every
     /// network).
     pub restart_at_once: bool,
@@ -332,6 +336,9 @@ impl Model for RaftModel {
         let mut next = self.step_and_close(last, action)?;
         if self.forget_settled_ghost {
             ghost_forgetting::forget(&mut next);
+        }
+        if self.forget_done_votes {
+            dead_votes::forget(&mut next);
         }
         Some(next)
     }

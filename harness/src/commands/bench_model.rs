@@ -164,11 +164,11 @@ mod tests {
         assert_eq!(rows.len(), 2, "{table}");
         // The counts the CI model tests pin (checker/tests/raft_model.rs).
         assert!(
-            rows[0].starts_with("| term 1, log 1, 0 client ops, 0 crashes, classic | 1 | 75 |"),
+            rows[0].starts_with("| term 1, log 1, 0 client ops, 0 crashes, classic | 1 | 53 |"),
             "{table}"
         );
         assert!(
-            rows[1].starts_with("| term 1, log 1, 0 client ops, 0 crashes, pre-vote | 1 | 225 |"),
+            rows[1].starts_with("| term 1, log 1, 0 client ops, 0 crashes, pre-vote | 1 | 151 |"),
             "{table}"
         );
         assert!(rows.iter().all(|r| r.ends_with("| yes |")), "{table}");

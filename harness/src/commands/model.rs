@@ -119,6 +119,7 @@ pub fn parse(args: &ModelArgs) -> Result<(ModelConfig, RunOptions), String> {
         eager_timeouts: true,
         refusals_are_no_step: true,
         forget_settled_ghost: true,
+        forget_done_votes: true,
         restart_at_once: true,
         client_answers_at_once: true,
         bugs,

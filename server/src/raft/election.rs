@@ -106,6 +106,28 @@ impl RawNode {
         }
     }
 
+    /// Model checking only: keeps that this node voted in its term but forgets for whom, so that the
+    /// vote reads as one for itself. The caller asserts that the candidate it voted for can never
+    /// read the vote (it has left the term, or is no longer a candidate in it, and terms never go
+    /// back). Such a vote then only refuses every other vote request of the term, as a vote for
+    /// itself does: the core reads `voted_for` only to grant a request (`handle_request_vote`), and
+    /// a repeated request from the same candidate, granted again, changes nothing here and its
+    /// answer is never read there. Changes no message or role; the caller rewrites the durable hard
+    /// state it mirrors alike.
+    pub fn forget_whom_it_voted_for(&mut self) {
+        let me = Some(self.config.id);
+        let old = self.hard_state.voted_for;
+        if old.is_none() || old == me {
+            return;
+        }
+        self.hard_state.voted_for = me;
+        if self.handed_out_hard_state.term == self.hard_state.term
+            && self.handed_out_hard_state.voted_for == old
+        {
+            self.handed_out_hard_state.voted_for = me;
+        }
+    }
+
     /// Asks the voters whether they would vote for this node in the next term, without changing terms.
     fn become_pre_candidate(&mut self) {
         self.solo_win_index = None;

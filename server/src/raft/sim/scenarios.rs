@@ -140,22 +140,25 @@ fn ticks_alone_elect_exactly_one_leader_with_randomized_timeouts() -> Result<(),
     Ok(())
 }
 
+/// A vote request of term 1 to node 2 from a candidate with an empty log.
+fn vote_request_of_term_1_to_n2(from: NodeId) -> Message {
+    message(
+        from,
+        N2,
+        1,
+        MessageBody::RequestVote {
+            last_log_index: LogIndex(0),
+            last_log_term: Term(0),
+            leadership_transfer: false,
+        },
+    )
+}
+
 #[test]
 fn a_vote_is_durable_before_it_is_sent_and_given_once_per_term() {
     let initial = recovered(&[], 0, 0, 3);
     let mut node = RawNode::new(paper_config(N2), initial, 7).expect("valid");
-    let request = |from: NodeId| {
-        message(
-            from,
-            N2,
-            1,
-            MessageBody::RequestVote {
-                last_log_index: LogIndex(0),
-                last_log_term: Term(0),
-                leadership_transfer: false,
-            },
-        )
-    };
+    let request = vote_request_of_term_1_to_n2;
     node.step(request(N1));
     let ready = node.ready();
     assert!(
@@ -1166,4 +1169,77 @@ fn lost_appends_and_lost_answers_are_recovered_after_an_unreachable_report() -> 
         "now it does"
     );
     Ok(())
+}
+
+/// `forget_whom_it_voted_for` (model checking only) turns a vote for another candidate into one for
+/// the node itself, keeping that it voted and persisting nothing new. The node then refuses every
+/// vote request of the term, as before for every candidate but the one it voted for; that one,
+/// granted again before and refused after, changes neither node. Everything else goes alike.
+#[test]
+fn a_forgotten_vote_refuses_every_request_and_changes_nothing_else() {
+    let mut kept = RawNode::new(paper_config(N2), recovered(&[], 0, 0, 3), 7).expect("valid");
+    let vote_request = vote_request_of_term_1_to_n2;
+    kept.step(vote_request(N1));
+    kept.ready();
+    assert_eq!(kept.hard_state().voted_for, Some(N1));
+    let mut forgot = kept.clone();
+    forgot.forget_whom_it_voted_for();
+    assert_eq!(forgot.hard_state().voted_for, Some(N2));
+    assert_eq!(forgot.hard_state().term, Term(1));
+    assert!(!forgot.has_ready(), "the rewrite persists nothing");
+    // The two differ in the vote only (and, after a vote granted again, in the election timer's
+    // random draw, which the model normalizes away).
+    let alike = |kept: &RawNode, forgot: &RawNode| {
+        let mut kept = kept.clone();
+        let mut relabeled = forgot.clone();
+        relabeled.hard_state.voted_for = kept.hard_state.voted_for;
+        relabeled.handed_out_hard_state.voted_for = kept.handed_out_hard_state.voted_for;
+        kept.normalize_timer_randomness();
+        relabeled.normalize_timer_randomness();
+        assert_eq!(kept, relabeled);
+    };
+    alike(&kept, &forgot);
+    let answers = |node: &mut RawNode| -> Vec<(NodeId, MessageBody)> {
+        let ready = node.ready();
+        assert!(ready.hard_state.is_none(), "no vote changes");
+        ready
+            .messages
+            .into_iter()
+            .chain(ready.persisted_messages)
+            .map(|m| (m.to, m.body))
+            .collect()
+    };
+    kept.step(vote_request(N3));
+    forgot.step(vote_request(N3));
+    let refused = vec![(N3, MessageBody::RequestVoteResponse { granted: false })];
+    assert_eq!(answers(&mut kept), refused);
+    assert_eq!(answers(&mut forgot), refused);
+    alike(&kept, &forgot);
+    kept.step(vote_request(N1));
+    forgot.step(vote_request(N1));
+    let granted_again = vec![(N1, MessageBody::RequestVoteResponse { granted: true })];
+    assert_eq!(answers(&mut kept), granted_again);
+    let refused = vec![(N1, MessageBody::RequestVoteResponse { granted: false })];
+    assert_eq!(answers(&mut forgot), refused);
+    alike(&kept, &forgot);
+    let append = message(
+        N1,
+        N2,
+        1,
+        MessageBody::AppendEntries {
+            prev_log_index: LogIndex(0),
+            prev_log_term: Term(0),
+            entries: vec![Entry {
+                term: Term(1),
+                index: LogIndex(1),
+                payload: EntryPayload::Noop,
+            }],
+            leader_commit: LogIndex(1),
+        },
+    );
+    kept.step(append.clone());
+    forgot.step(append);
+    assert_eq!(kept.ready().messages, forgot.ready().messages);
+    alike(&kept, &forgot);
+    assert_eq!(forgot.status().commit_index, LogIndex(1));
 }
