@@ -45,7 +45,7 @@ pub fn done_with(candidate: &ServerState, term: Term) -> bool {
 }
 
 /// The server state of the actor with Raft id `node`, if it is a server.
-fn server_by_node(state: &RaftModelState, node: NodeId) -> Option<&ServerState> {
+pub fn server_by_node(state: &RaftModelState, node: NodeId) -> Option<&ServerState> {
     let index = usize::try_from(node.0.checked_sub(1)?).ok()?;
     match &**state.actor_states.get(index)? {
         ActorState::Server(server) => Some(server),

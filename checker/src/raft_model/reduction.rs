@@ -3,8 +3,8 @@
 //! and the one-copy boundary ignores them, so states that differ only in dead messages are one state.
 //! Stale requests (below): one stand-in per answer; a pre-vote whose sender reached its term
 //! counts as one ([`pre_vote_round_over`]). Leader commit indexes the receiver has passed
-//! ([`commit_is_moot`]) and entries of an append the receiver holds ([`without_held_entries`]):
-//! left out. Vote requests from candidates done with their term: one stand-in per receiver and
+//! ([`commit_is_moot`]), entries of an append the receiver holds ([`without_held_entries`]) and
+//! read contexts of settled ReadIndex rounds ([`without_settled_read_context`]): left out. Vote requests from candidates done with their term: one stand-in per receiver and
 //! body ([`dead_votes`]).
 //!
 //! Why it is sound: a dead envelope's delivery is a no-op for its receiver (stateright then offers no
@@ -55,8 +55,8 @@
 //! Guarantees: [`is_dead`] is true only for envelopes of the kinds above; the test below checks the
 //! Raft case against the real core for every message kind the model sends (it takes no snapshots).
 //! [`canonical`] changes only requests answered as stale or from pre-vote rounds that are over, the
-//! leader commit index and held entries of appends, the leader commit index of heartbeats, and the
-//! sender of vote requests from done candidates; the second test checks that the core answers a request and its stand-in alike exactly
+//! leader commit index and held entries of appends, the leader commit index of heartbeats, settled
+//! read contexts, and the sender of vote requests from done candidates; the second test checks that the core answers a request and its stand-in alike exactly
 //! when it is answered as stale, and a workspace test checks over whole spaces that states merged by
 //! [`canonical`] have the same futures.
 
@@ -153,6 +153,9 @@ pub fn canonical<'a>(state: &RaftModelState, dst: Id, msg: &'a ModelMsg) -> Cow<
                 anonymous.from = anonymous.to;
                 return Cow::Owned(ModelMsg::Raft(Arc::new(anonymous)));
             }
+            let settled =
+                without_settled_read_context(state, server, trimmed.as_ref().unwrap_or(m));
+            let trimmed = settled.or(trimmed);
             match trimmed {
                 Some(trimmed) => Cow::Owned(ModelMsg::Raft(Arc::new(trimmed))),
                 None => Cow::Borrowed(msg),
@@ -177,6 +180,49 @@ fn without_moot_fields(receiver: &ServerState, m: &Message) -> Option<Message> {
     | MessageBody::Heartbeat { leader_commit, .. } = &mut body
     {
         *leader_commit = LogIndex(0);
+    }
+    Some(Message {
+        from: m.from,
+        to: m.to,
+        term: m.term,
+        body,
+    })
+}
+
+/// A heartbeat or heartbeat answer without its read context when that context can no longer
+/// matter (None: it may, or there is none). The leader reads the context echoed back by an answer
+/// only to acknowledge its read rounds up to that one (`RawNode::on_read_ack`); once it has no round
+/// numbered that far pending, or no longer leads the message's term, an acknowledgement does
+/// nothing and never will (`RawNode::read_round_is_settled`; an answer to a server that does not
+/// lead its term is dead anyway), and a follower only echoes the context.
+fn without_settled_read_context(
+    state: &RaftModelState,
+    receiver: &ServerState,
+    m: &Message,
+) -> Option<Message> {
+    let (context, leader) = match &m.body {
+        MessageBody::Heartbeat {
+            read_context: Some(context),
+            ..
+        } => (*context, dead_votes::server_by_node(state, m.from)),
+        MessageBody::HeartbeatResponse {
+            read_context: Some(context),
+        } => (*context, Some(receiver)),
+        _ => return None,
+    };
+    let leads_the_term = |leader: &ServerState| {
+        leader.crashed_role.is_none()
+            && leader.node.role() == Role::Leader
+            && leader.term() == m.term
+    };
+    if leader.is_some_and(|l| leads_the_term(l) && !l.node.read_round_is_settled(context)) {
+        return None;
+    }
+    let mut body = m.body.clone();
+    if let MessageBody::Heartbeat { read_context, .. }
+    | MessageBody::HeartbeatResponse { read_context } = &mut body
+    {
+        *read_context = None;
     }
     Some(Message {
         from: m.from,

@@ -158,6 +158,15 @@ impl RawNode {
         }
     }
 
+    /// Model checking only: whether an acknowledgement of read round `context` can no longer change
+    /// anything at this node: no round numbered at or below it is pending, and rounds opened later
+    /// are numbered above it (numbers restart only when leadership is lost, and a node leads a term
+    /// at most once). `on_read_ack` then finds no round to mark, and no pending round has a quorum
+    /// to confirm (a round is confirmed in the acknowledgement that completes its quorum).
+    pub fn read_round_is_settled(&self, context: u64) -> bool {
+        self.reads.rounds.range(..=context).next().is_none()
+    }
+
     /// Leader: `from` acknowledged the heartbeat of round `context`, which also confirms every older round.
     pub(super) fn on_read_ack(&mut self, from: NodeId, context: u64) {
         for round in self.reads.rounds.range_mut(..=context).map(|(_, r)| r) {

@@ -1243,3 +1243,31 @@ fn a_forgotten_vote_refuses_every_request_and_changes_nothing_else() {
     alike(&kept, &forgot);
     assert_eq!(forgot.status().commit_index, LogIndex(1));
 }
+
+/// `read_round_is_settled` (model checking only) holds for a round number exactly when no round at
+/// or below it is pending: while read round 0 waits for its quorum it is not settled; once served,
+/// it is, and a later round (numbered 1) leaves round 0 settled.
+#[test]
+fn a_read_round_is_settled_once_no_round_up_to_it_is_pending() -> Result<(), Violation> {
+    let mut c = Cluster::new(3, paper_config, 18);
+    elect(&mut c, N1)?;
+    c.read_index(N1, 1)?;
+    assert!(!c.node(N1).read_round_is_settled(0), "round 0 is pending");
+    assert!(
+        !c.node(N1).read_round_is_settled(1),
+        "round 0 is at or below 1"
+    );
+    c.stabilize()?;
+    assert!(c
+        .reads_served
+        .iter()
+        .any(|(n, r)| *n == N1 && r.request_id == 1));
+    assert!(c.node(N1).read_round_is_settled(0), "round 0 was served");
+    c.read_index(N1, 2)?;
+    assert!(
+        c.node(N1).read_round_is_settled(0),
+        "the new round is numbered 1"
+    );
+    assert!(!c.node(N1).read_round_is_settled(1), "round 1 is pending");
+    Ok(())
+}
