@@ -32,7 +32,7 @@
 //! the storage) that name a candidate done with that hard state's term, to the voter itself; every
 //! other field is left as it was.
 
-use crate::raft_model::actor::{ActorState, ServerState};
+use crate::raft_model::actor::{actor_of, ActorState, ServerState};
 use crate::raft_model::RaftModelState;
 use raftkv::raft::{Message, MessageBody, NodeId, Role, Term};
 use std::sync::Arc;
@@ -46,8 +46,7 @@ pub fn done_with(candidate: &ServerState, term: Term) -> bool {
 
 /// The server state of the actor with Raft id `node`, if it is a server.
 pub fn server_by_node(state: &RaftModelState, node: NodeId) -> Option<&ServerState> {
-    let index = usize::try_from(node.0.checked_sub(1)?).ok()?;
-    match &**state.actor_states.get(index)? {
+    match &**state.actor_states.get(usize::from(actor_of(node)))? {
         ActorState::Server(server) => Some(server),
         ActorState::Client(_) => None,
     }

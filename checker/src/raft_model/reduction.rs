@@ -4,8 +4,9 @@
 //! Stale requests (below): one stand-in per answer; a pre-vote whose sender reached its term
 //! counts as one ([`pre_vote_round_over`]). Leader commit indexes the receiver has passed
 //! ([`commit_is_moot`]), entries of an append the receiver holds ([`without_held_entries`]) and
-//! read contexts of settled ReadIndex rounds ([`without_settled_read_context`]): left out. Vote requests from candidates done with their term: one stand-in per receiver and
-//! body ([`dead_votes`]).
+//! read contexts of settled ReadIndex rounds ([`without_settled_read_context`]): left out. Vote
+//! requests from candidates done with their term: one stand-in per receiver and body
+//! ([`dead_votes`]).
 //!
 //! Why it is sound: a dead envelope's delivery is a no-op for its receiver (stateright then offers no
 //! step at all, or one that only sends dead envelopes), and the reasons below are monotone, so it
@@ -56,9 +57,10 @@
 //! Raft case against the real core for every message kind the model sends (it takes no snapshots).
 //! [`canonical`] changes only requests answered as stale or from pre-vote rounds that are over, the
 //! leader commit index and held entries of appends, the leader commit index of heartbeats, settled
-//! read contexts, and the sender of vote requests from done candidates; the second test checks that the core answers a request and its stand-in alike exactly
-//! when it is answered as stale, and a workspace test checks over whole spaces that states merged by
-//! [`canonical`] have the same futures.
+//! read contexts, and the sender of vote requests from done candidates; the second test checks
+//! that the core answers a request and its stand-in alike exactly when it is answered as stale, and
+//! a workspace test checks over whole spaces that states merged by [`canonical`] have the same
+//! futures.
 
 use crate::raft_model::actor::{ActorState, ClientPhase, ModelMsg, ServerState};
 use crate::raft_model::dead_votes;
@@ -89,8 +91,6 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
             let never_candidate = down || server.role() != Role::Candidate;
             let never_leader = down || matches!(server.role(), Role::Follower | Role::PreCandidate);
             match &m.body {
-                // A stale request is dead if the core leaves it unanswered (`RawNode::stale_answer`)
-                // or its answer is dead at its sender (`answer_is_dead_at_bound`).
                 // A vote request of the receiver's term from a candidate done with it, once the
                 // receiver has voted: refused, or granted again to the same candidate, with no
                 // change either way, and the answer is dead (`dead_votes::done_with`).
@@ -101,6 +101,8 @@ fn is_dead_for(sender: Option<&ActorState>, receiver: Option<&ActorState>, msg: 
                 {
                     true
                 }
+                // A stale request is dead if the core leaves it unanswered (`RawNode::stale_answer`)
+                // or its answer is dead at its sender (`answer_is_dead_at_bound`).
                 MessageBody::AppendEntries { .. }
                 | MessageBody::Heartbeat { .. }
                 | MessageBody::PreVote { .. }
@@ -146,16 +148,18 @@ pub fn canonical<'a>(state: &RaftModelState, dst: Id, msg: &'a ModelMsg) -> Cow<
             }
         }
         (Some(ActorState::Server(server)), ModelMsg::Raft(m)) => {
-            let trimmed = without_moot_fields(server, m);
+            let mut trimmed = without_moot_fields(server, m);
+            if let Some(settled) =
+                without_settled_read_context(state, server, trimmed.as_ref().unwrap_or(m))
+            {
+                trimmed = Some(settled);
+            }
             if dead_votes::from_done_candidate(state, m) {
                 // Sent by its receiver: one stand-in whoever sent it (see `dead_votes`).
                 let mut anonymous = trimmed.unwrap_or_else(|| (**m).clone());
                 anonymous.from = anonymous.to;
-                return Cow::Owned(ModelMsg::Raft(Arc::new(anonymous)));
+                trimmed = Some(anonymous);
             }
-            let settled =
-                without_settled_read_context(state, server, trimmed.as_ref().unwrap_or(m));
-            let trimmed = settled.or(trimmed);
             match trimmed {
                 Some(trimmed) => Cow::Owned(ModelMsg::Raft(Arc::new(trimmed))),
                 None => Cow::Borrowed(msg),

@@ -70,12 +70,10 @@ fn server_keys(
             continue;
         }
         let msg = stand_in(state, env.dst, env.msg, stale);
-        // A stand-in sent by its receiver to itself stands for requests from several senders.
-        let src = match &*msg {
-            ModelMsg::Raft(m) if m.from == m.to => env.dst,
-            _ => env.src,
-        };
-        let (src, dst) = (usize::from(src), usize::from(env.dst));
+        let (src, dst) = (
+            usize::from(stand_in_sender(&env, &msg)),
+            usize::from(env.dst),
+        );
         let content = message_content_hash(&msg);
         match (src < servers, dst < servers) {
             (true, true) => pair_msgs[src][dst].push(content),
@@ -306,6 +304,16 @@ fn stand_in<'a>(
     }
 }
 
+/// The sender `env` is held with when it holds `msg` (its stand-in): the receiver for a stand-in
+/// sent by its receiver to itself, which stands for requests from several senders (see
+/// [`reduction::canonical`]), else the envelope's sender.
+fn stand_in_sender(env: &Envelope<&ModelMsg>, msg: &ModelMsg) -> Id {
+    match msg {
+        ModelMsg::Raft(m) if m.from == m.to => env.dst,
+        _ => env.src,
+    }
+}
+
 /// The order of servers that [`representative`] renames to: `perm[old index] = new index`, servers
 /// sorted by their id-free keys ([`server_keys`]) without the messages in flight, then with them
 /// among ties, remaining ties kept in index order.
@@ -473,12 +481,10 @@ fn class_parts_with(state: &RaftModelState, perm: &Vec<usize>, stale: StaleReque
             continue;
         }
         let msg = stand_in(state, env.dst, env.msg, stale);
-        // A stand-in sent by its receiver to itself stands for requests from several senders.
-        let src = match &*msg {
-            ModelMsg::Raft(m) if m.from == m.to => env.dst,
-            _ => env.src,
-        };
-        let (src, dst) = (map_id(&src, perm), map_id(&env.dst, perm));
+        let (src, dst) = (
+            map_id(&stand_in_sender(&env, &msg), perm),
+            map_id(&env.dst, perm),
+        );
         let one = renamed_envelope_hash(src, dst, &msg, &plan);
         hashes.extend(std::iter::repeat_n(one, copies));
     }
