@@ -178,8 +178,10 @@ fn saturation_keeps_the_verdicts_and_shrinks_the_space() {
     // Fingerprints of the two spaces, as in the tests above. 100 before leader commit indexes a
     // receiver had passed were left out of the representative (`raft_model::reduction`); 95 before
     // a follower that voted forgot a leader it knew no more of (`RawNode::normalize_leader_knowledge`);
-    // 75 before votes for candidates done with their term were forgotten (`raft_model::dead_votes`).
-    assert_exhausted_safe(&tiny_duplicating(BugSet::none()), 53);
+    // 75 before votes for candidates done with their term were forgotten (`raft_model::dead_votes`);
+    // 53 before DFS explored answers between servers and client deliveries after requests and
+    // timeouts (`system::exploration_rank`).
+    assert_exhausted_safe(&tiny_duplicating(BugSet::none()), 54);
     let plain = ModelConfig {
         saturate: false,
         ..tiny_duplicating(BugSet::none())
@@ -209,8 +211,9 @@ fn pre_vote_at_the_term_bound_is_exhausted() {
     // far as its receiver matched (more distinct heartbeats in flight); 225 before votes for
     // candidates done with their term were forgotten (`raft_model::dead_votes`), appends were held
     // without the entries their receiver holds and pre-votes whose sender reached their term as
-    // stale ones (`raft_model::reduction`).
-    assert_exhausted_safe(&config, 151);
+    // stale ones (`raft_model::reduction`); 151 before DFS explored answers between servers and
+    // client deliveries after requests and timeouts (`system::exploration_rank`).
+    assert_exhausted_safe(&config, 153);
 }
 
 /// Classic Raft with two terms and two entries (the bounds of the published TLC run of raft.tla, whose
@@ -244,8 +247,10 @@ fn two_terms_two_entries_and_a_crash_are_exhausted_on_the_duplicating_network() 
     // heartbeat carried the commit index only as far as its receiver matched and a follower that
     // voted forgot its leader whatever it knew to match; 4,466 before votes for candidates done
     // with their term were forgotten (`raft_model::dead_votes`) and appends were held without the
-    // entries their receiver holds (`raft_model::reduction`).
-    assert_exhausted_safe(&config, 2_935);
+    // entries their receiver holds (`raft_model::reduction`); 2,935 before DFS explored answers
+    // between servers and client deliveries after requests and timeouts
+    // (`system::exploration_rank`: fewer states at the goal's bounds, more at these).
+    assert_exhausted_safe(&config, 3_080);
 }
 
 /// A client's put and then read, on the default network with every interleaving of the servers'
@@ -272,8 +277,10 @@ fn one_clients_put_then_read_is_exhausted_and_linearizable() {
     // heartbeat carried the commit index only as far as its receiver matched; 2,369 before votes
     // for candidates done with their term were forgotten (`raft_model::dead_votes`) and appends
     // were held without the entries their receiver holds (`raft_model::reduction`); 1,166 before
-    // heartbeats and their answers dropped the read contexts of settled ReadIndex rounds.
-    assert_exhausted_safe(&config, 1_089);
+    // heartbeats and their answers dropped the read contexts of settled ReadIndex rounds; 1,089
+    // before DFS explored answers between servers and client deliveries after requests and
+    // timeouts (`system::exploration_rank`: fewer states at the goal's bounds, more at these).
+    assert_exhausted_safe(&config, 1_226);
 }
 
 /// What the properties and the clients can observe of a state, with servers in a canonical order:
@@ -1025,15 +1032,17 @@ fn walk_seed() -> u64 {
         .unwrap_or(FIGURE_8_SEED)
 }
 
-/// A seed whose walks reach the Figure 8 interleaving after 978,917 states (about 15 s in release).
+/// A seed whose walks reach the Figure 8 interleaving after 157,368 states (about 2 s in release).
 /// Random walks are a pure function of the seed and the model, so a change to the model's steps moves
 /// the hit: after session 4 (leaders no longer track activity without check-quorum) 1 of 56 seeds
 /// hit within 15 s of release walking; after session 7 (leaders no longer count heartbeat answers)
 /// seed 32 stopped hitting within 2 M states, and of seeds 1-7 only 7 did. After session 13
 /// (classic Raft stopped answering stale requests but pre-votes) none of seeds 1-11 hit within 2 M
 /// states on the non-duplicating network; the walks moved to the duplicating network, where seed 1
-/// hits (seeds 2 and 3 do not within 2 M states).
-const FIGURE_8_SEED: u64 = 1;
+/// hits (seeds 2 and 3 do not within 2 M states). After session 16 (DFS order: the model lists
+/// answers between servers and client deliveries before requests and timeouts) seed 1 stopped
+/// hitting within 2 M states; of seeds 1-10, 4, 6 and 8 hit, 8 after 157,368 states.
+const FIGURE_8_SEED: u64 = 8;
 
 #[test]
 fn commit_old_term_breaks_leader_completeness() {

@@ -64,7 +64,9 @@
 //! - The DFS run on the saturated duplicating network skips a state whose messages in flight are a
 //!   subset of a recorded state's with the same everything else and no fewer restarts
 //!   ([`subsumption`]); crashes are offered first, so DFS explores them last and a state after a
-//!   restart is mostly covered by the same state reached without one.
+//!   restart is mostly covered by the same state reached without one, and deliveries to and from
+//!   clients and answers between servers next, so that DFS explores the states after requests and
+//!   timeouts, which hold the most messages, first (`system::exploration_rank`).
 //! - After every step the ghost state forgets what no property can use any more: who led a term
 //!   nobody can lead again, and in which of the terms without leaders an applied entry was first
 //!   known ([`ghost_forgetting`]); and a server forgets for whom it voted once that candidate can

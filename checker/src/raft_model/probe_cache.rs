@@ -4,7 +4,8 @@
 //! system states, so most probes are answered from here instead of running the core again.
 //!
 //! Guarantees: an entry is keyed by a hash of the model configuration, a 64-bit hash of the server's
-//! state (the same collision risk as stateright's own 64-bit state fingerprints) and the exact input;
+//! state (the same collision risk as stateright's own 64-bit state fingerprints) and the exact input
+//! (looked up by its hash, compared in full);
 //! the memo holds at most [`PROBES_MAX`] entries per thread (it is cleared when full) and never
 //! changes an answer, only how fast it comes.
 
@@ -23,10 +24,12 @@ pub const PROBES_MAX: usize = 1 << 21;
 /// What a probe found: None for an impure step, else the messages it sends.
 pub type ProbeResult = Option<Arc<[Envelope<ModelMsg>]>>;
 
-type Key = (u64, u64, SystemAction);
+/// (configuration hash, server state hash, action hash): the action itself is kept in the entry
+/// and compared on a hit, so a lookup neither clones it nor trusts its hash alone.
+type Key = (u64, u64, u64);
 
 thread_local! {
-    static PROBES: RefCell<HashMap<Key, ProbeResult, ahash::RandomState>> =
+    static PROBES: RefCell<HashMap<Key, (SystemAction, ProbeResult), ahash::RandomState>> =
         RefCell::new(HashMap::with_hasher(ahash::RandomState::new()));
 }
 
@@ -48,8 +51,14 @@ pub fn probe(
     action: &SystemAction,
     probe: impl FnOnce() -> ProbeResult,
 ) -> ProbeResult {
-    let key = (config, state, action.clone());
-    if let Some(found) = PROBES.with(|p| p.borrow().get(&key).cloned()) {
+    let key = (config, state, hash_of(action));
+    let found = PROBES.with(|p| {
+        p.borrow()
+            .get(&key)
+            .filter(|(probed, _)| probed == action)
+            .map(|(_, result)| result.clone())
+    });
+    if let Some(found) = found {
         return found;
     }
     let result = probe();
@@ -58,7 +67,8 @@ pub fn probe(
         if p.len() >= PROBES_MAX {
             p.clear();
         }
-        p.insert(key, result.clone());
+        // An entry whose action only shares the hash is replaced.
+        p.insert(key, (action.clone(), result.clone()));
     });
     result
 }

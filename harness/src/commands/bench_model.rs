@@ -164,11 +164,11 @@ mod tests {
         assert_eq!(rows.len(), 2, "{table}");
         // The counts the CI model tests pin (checker/tests/raft_model.rs).
         assert!(
-            rows[0].starts_with("| term 1, log 1, 0 client ops, 0 crashes, classic | 1 | 53 |"),
+            rows[0].starts_with("| term 1, log 1, 0 client ops, 0 crashes, classic | 1 | 54 |"),
             "{table}"
         );
         assert!(
-            rows[1].starts_with("| term 1, log 1, 0 client ops, 0 crashes, pre-vote | 1 | 151 |"),
+            rows[1].starts_with("| term 1, log 1, 0 client ops, 0 crashes, pre-vote | 1 | 153 |"),
             "{table}"
         );
         assert!(rows.iter().all(|r| r.ends_with("| yes |")), "{table}");
