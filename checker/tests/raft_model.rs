@@ -907,6 +907,14 @@ fn assert_rewrite_keeps_verdicts(
     (merged, rewritten)
 }
 
+/// Two terms on the duplicating network with `vote-any-log` (a bug that breaks Leader Completeness).
+fn two_terms_with_vote_any_log() -> ModelConfig {
+    ModelConfig {
+        max_term: 2,
+        ..tiny_duplicating([Bug::VoteAnyLog].into_iter().collect())
+    }
+}
+
 /// Forgetting what the ghost state can no longer use (`raft_model::ghost_forgetting`) changes no
 /// verdict and commutes with the steps: over the whole space of each configuration without it (one
 /// with a bug that breaks Leader Completeness, one with a crash, one with pre-vote and a crash),
@@ -914,10 +922,7 @@ fn assert_rewrite_keeps_verdicts(
 /// reaches exactly the rewrites of those states, and some states merge.
 #[test]
 fn forgetting_settled_ghost_records_keeps_every_verdict() {
-    let vote_any_log = ModelConfig {
-        max_term: 2,
-        ..tiny_duplicating([Bug::VoteAnyLog].into_iter().collect())
-    };
+    let vote_any_log = two_terms_with_vote_any_log();
     let [with_crash, _] = two_term_configs();
     let (merged, _) = assert_rewrite_keeps_verdicts(
         [
@@ -946,10 +951,7 @@ fn as_sent_fingerprint(state: &RaftModelState) -> u64 {
 /// the rewrites of those states (messages compared as sent), and some states merge.
 #[test]
 fn forgetting_votes_nobody_can_read_keeps_every_verdict() {
-    let vote_any_log = ModelConfig {
-        max_term: 2,
-        ..tiny_duplicating([Bug::VoteAnyLog].into_iter().collect())
-    };
+    let vote_any_log = two_terms_with_vote_any_log();
     let [with_crash, with_put] = two_term_configs();
     let (merged, rewritten) = assert_rewrite_keeps_verdicts(
         [
