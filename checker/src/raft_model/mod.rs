@@ -66,7 +66,9 @@
 //!   ([`subsumption`]); crashes are offered first, so DFS explores them last and a state after a
 //!   restart is mostly covered by the same state reached without one, and deliveries to and from
 //!   clients and answers between servers next, so that DFS explores the states after requests and
-//!   timeouts, which hold the most messages, first (`system::exploration_rank`).
+//!   timeouts, which hold the most messages, first (`system::exploration_rank`). A successor is
+//!   checked against the records before it is saturated (covered then, covered after), and a
+//!   recorded state that a later one covers is not expanded.
 //! - After every step the ghost state forgets what no property can use any more: who led a term
 //!   nobody can lead again, and in which of the terms without leaders an applied entry was first
 //!   known ([`ghost_forgetting`]); and a server forgets for whom it voted once that candidate can

@@ -58,13 +58,15 @@ pub fn campaign_term(server: &ServerState) -> Term {
     }
 }
 
-/// The boundary: terms (see [`campaign_term`]), log lengths and (on non-duplicating networks) one copy
-/// per in-flight message
-/// that is not dead (see [`reduction`]; dead copies are irrelevant).
+/// The boundary: the run's stop flag is down (a time limit raises it) and `state` is
+/// [`within_bounds`].
 pub fn within_boundary(cfg: &ModelConfig, state: &RaftModelState) -> bool {
-    if cfg.stop.is_raised() {
-        return false;
-    }
+    !cfg.stop.is_raised() && within_bounds(cfg, state)
+}
+
+/// The bounds: terms (see [`campaign_term`]), log lengths, crashes and (on non-duplicating networks)
+/// one copy per in-flight message that is not dead (see [`reduction`]; dead copies are irrelevant).
+pub fn within_bounds(cfg: &ModelConfig, state: &RaftModelState) -> bool {
     let bounded = servers(state)
         .all(|s| campaign_term(s).0 <= cfg.max_term && s.node.log_entries().len() <= cfg.max_log);
     if !bounded {

@@ -132,6 +132,9 @@ pub struct RunReport {
     /// States skipped because a recorded state covers them (subsumption; 0 when it is off). They
     /// are not counted in `states_generated`.
     pub states_covered: usize,
+    /// Recorded states left unexpanded because a state recorded after them covers them
+    /// (subsumption; 0 when it is off). They are counted in `unique_states`.
+    pub states_superseded: usize,
     /// Deepest path explored.
     pub max_depth: usize,
     /// Wall time.
@@ -248,6 +251,11 @@ pub fn run_check(
         ));
     }
     let elapsed = started.elapsed();
+    if let Some(store) = &checker.model().subsumption {
+        // Replaying the paths of discoveries steps from recorded states again: with the search
+        // over, no step is skipped as covered.
+        store.freeze();
+    }
     let states_generated = checker.state_count();
     let timed_out = config.stop.is_raised();
     let capped = options
@@ -264,6 +272,11 @@ pub fn run_check(
             .subsumption
             .as_ref()
             .map_or(0, |store| store.covered()),
+        states_superseded: checker
+            .model()
+            .subsumption
+            .as_ref()
+            .map_or(0, |store| store.superseded()),
         max_depth: checker.max_depth(),
         elapsed,
         exhausted,
@@ -299,6 +312,7 @@ fn run_walks(
         states_generated: report.states_visited,
         unique_states: report.states_visited,
         states_covered: 0,
+        states_superseded: 0,
         max_depth: report.max_depth,
         elapsed: started.elapsed(),
         exhausted: false,

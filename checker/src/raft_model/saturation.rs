@@ -276,13 +276,22 @@ fn contains(network: &Network<ModelMsg>, env: &Envelope<&ModelMsg>) -> bool {
     }
 }
 
-/// Whether `next`, a saturated successor of `last`, is `last` again (a delivery whose sends were
-/// already in flight): same actors, timers, storages, choices and history, and as many envelopes (the
-/// network only grows while no actor changes).
-pub fn is_same_state(last: &RaftModelState, next: &RaftModelState) -> bool {
+/// Whether `next`, a successor of the saturated `last` before the closure that delivered no client
+/// message, is `last` again: the same actors, timers, storages, choices and history, and no live
+/// envelope that `last` lacks. Its closure is then `last` too (no actor changed, so the closure
+/// takes only steps that `last` took).
+pub fn adds_nothing(last: &RaftModelState, next: &RaftModelState) -> bool {
+    let (Network::UnorderedDuplicating(old, _), Network::UnorderedDuplicating(new, _)) =
+        (&last.network, &next.network)
+    else {
+        return false;
+    };
     last.history == next.history
         && (0..last.actor_states.len()).all(|i| same_actor(last, next, i))
-        && last.network.len() == next.network.len()
+        && (new.len() == old.len()
+            || new
+                .iter()
+                .all(|env| old.contains(env) || reduction::is_dead_owned(&next.actor_states, env)))
 }
 
 /// Drops dead envelopes and forgets the last delivered message (stateright keeps it only so that a

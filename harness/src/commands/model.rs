@@ -239,6 +239,12 @@ fn print_report(model: &RaftModel, report: &RunReport, out: &std::path::Path) {
             report.states_covered
         );
     }
+    if report.states_superseded > 0 {
+        println!(
+            "superseded:       {} (not expanded: a state recorded after them covers them)",
+            report.states_superseded
+        );
+    }
     println!("max depth:        {}", report.max_depth);
     println!("time:             {secs:.2}s");
     println!("states/s:         {:.0}", report.states_per_second());
