@@ -578,11 +578,11 @@ mod tests {
 
     /// A step that changes no actor is dropped before the closure only when it adds no live
     /// message: its closure is then the state it left (`saturation::adds_nothing`). A step that
-    /// changes no actor but sends a live message the state lacks (with the timeouts fired at once,
-    /// not a pure step to saturation) leads to a new state, and there are such steps.
+    /// changes no actor but sends a live message the state lacks leads to a new state, and there
+    /// are such steps (a heartbeat answer to a leader, with the timeouts fired at once).
     #[test]
     fn a_step_back_is_recognised_before_the_closure() {
-        // Pre-vote and check-quorum: a leader's check-quorum round is fired at once.
+        // Pre-vote and check-quorum (the steps that change no actor and still send are here).
         let model = ModelConfig {
             pre_vote: true,
             ..model().cfg().clone()
