@@ -250,9 +250,9 @@ fn two_terms_two_entries_and_a_crash_are_exhausted_on_the_duplicating_network() 
     // entries their receiver holds (`raft_model::reduction`); 2,935 before DFS explored answers
     // between servers and client deliveries after requests and timeouts
     // (`system::exploration_rank`: fewer states at the goal's bounds, more at these); 3,080 before
-    // successors were checked against the records before their closure (a covered state whose
-    // closure the canonical renaming no longer lined up with its cover) and a step back to the
-    // state it left was recognised after the rewrites (`subsumption`).
+    // successors were checked against the records before their closure (one successor is covered
+    // before it in the canonical renaming, whose closure that renaming no longer lines up with the
+    // cover) and a step back to the state it left was recognised after the rewrites (`subsumption`).
     assert_exhausted_safe(&config, 3_079);
 }
 

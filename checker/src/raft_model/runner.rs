@@ -251,7 +251,8 @@ pub fn run_check(
         ));
     }
     let elapsed = started.elapsed();
-    if let Some(store) = &checker.model().subsumption {
+    let store = checker.model().subsumption.clone();
+    if let Some(store) = &store {
         // Replaying the paths of discoveries steps from recorded states again: with the search
         // over, no step is skipped as covered.
         store.freeze();
@@ -267,16 +268,8 @@ pub fn run_check(
     Ok(RunReport {
         states_generated,
         unique_states: checker.unique_state_count(),
-        states_covered: checker
-            .model()
-            .subsumption
-            .as_ref()
-            .map_or(0, |store| store.covered()),
-        states_superseded: checker
-            .model()
-            .subsumption
-            .as_ref()
-            .map_or(0, |store| store.superseded()),
+        states_covered: store.as_ref().map_or(0, |store| store.covered()),
+        states_superseded: store.as_ref().map_or(0, |store| store.superseded()),
         max_depth: checker.max_depth(),
         elapsed,
         exhausted,

@@ -54,7 +54,6 @@
 //! [`Subsumption::is_covered`] and [`Subsumption::is_superseded`] record nothing and, once the
 //! store is frozen, return false.
 
-use crate::raft_model::fingerprint::hash_of;
 use crate::raft_model::symmetry::{self, ClassParts};
 use crate::raft_model::RaftModelState;
 use std::collections::{HashMap, HashSet};
@@ -82,7 +81,8 @@ pub struct Subsumption {
 struct Shard {
     /// The maximal recorded networks per actor configuration.
     recorded: HashMap<u64, Networks, ahash::RandomState>,
-    /// The class fingerprints of recorded states that a later recorded state covers.
+    /// The class fingerprints ([`ClassParts::fingerprint`]) of recorded states that a later
+    /// recorded state covers.
     superseded: HashSet<u64, ahash::RandomState>,
 }
 
@@ -153,7 +153,7 @@ impl Subsumption {
         recorded.retain(|(more, small)| {
             let covered = *more >= parts.restarts && is_subset(small, &parts.network);
             if covered {
-                superseded.insert(entry_fingerprint(parts.actors, *more, small));
+                superseded.insert(symmetry::parts_fingerprint(parts.actors, *more, small));
             }
             !covered
         });
@@ -174,8 +174,10 @@ impl Subsumption {
     }
 
     fn is_superseded_parts(&self, parts: &ClassParts) -> bool {
-        let fingerprint = entry_fingerprint(parts.actors, parts.restarts, &parts.network);
-        let superseded = self.shard(parts.actors).superseded.contains(&fingerprint);
+        let superseded = self
+            .shard(parts.actors)
+            .superseded
+            .contains(&parts.fingerprint());
         if superseded {
             self.superseded.fetch_add(1, Ordering::Relaxed);
         }
@@ -218,11 +220,6 @@ fn any_covers(recorded: &[(u8, Box<[u64]>)], parts: &ClassParts) -> bool {
     recorded
         .iter()
         .any(|(fewer, big)| *fewer <= parts.restarts && is_subset(&parts.network, big))
-}
-
-/// The fingerprint of a recorded entry (its class fingerprint, see [`ClassParts::fingerprint`]).
-fn entry_fingerprint(actors: u64, restarts: u8, network: &[u64]) -> u64 {
-    hash_of(&(actors, restarts, network))
 }
 
 /// Whether the sorted, duplicate-free `small` is a subset of the sorted, duplicate-free `big`.

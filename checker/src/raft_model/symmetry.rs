@@ -394,8 +394,13 @@ pub struct ClassParts {
 impl ClassParts {
     /// The class fingerprint of these parts.
     pub fn fingerprint(&self) -> u64 {
-        hash_of(&(self.actors, self.restarts, &self.network))
+        parts_fingerprint(self.actors, self.restarts, &self.network)
     }
+}
+
+/// The class fingerprint of parts held apart (see [`ClassParts::fingerprint`]).
+pub fn parts_fingerprint(actors: u64, restarts: u8, network: &[u64]) -> u64 {
+    hash_of(&(actors, restarts, network))
 }
 
 /// The parts [`class_fingerprint`] hashes (see [`ClassParts`]), all in the order `perm` renames to.
